@@ -17,7 +17,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from litestar.exceptions import WebSocketDisconnect
@@ -88,7 +88,7 @@ class Connection:
         self._outbox.append(frame)
         self._frame_ready.set()
 
-    async def drain(self) -> AsyncIterator[Frame]:
+    async def drain(self) -> AsyncGenerator[Frame, None]:
         """Yield queued frames in order, waiting for more; runs until cancelled."""
         while True:
             while self._outbox:
