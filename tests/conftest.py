@@ -1,0 +1,62 @@
+"""Rendering helpers shared by the template's tests."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import copier
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The template repository (the working tree, rendered at git HEAD plus uncommitted changes)."""
+
+STYLES = ("low_level", "listener", "class_based", "stream", "combined")
+MODES = ("text", "binary")
+VARIANTS = [(style, mode) for style in STYLES for mode in MODES]
+"""Every interface_style x transport_mode pair."""
+
+Render = Callable[..., Path]
+
+
+def render(destination: Path, **answers: str) -> Path:
+    """Render the template into ``destination`` with ``answers`` over the defaults; return it.
+
+    Raises:
+        ValueError: an answer is refused by its validator or is not one of its choices.
+    """
+    with warnings.catch_warnings():
+        # Rendering a working tree with uncommitted changes is what these tests are for.
+        warnings.filterwarnings("ignore", category=copier.errors.DirtyLocalWarning)
+        copier.run_copy(
+            str(ROOT),
+            destination,
+            data=answers,
+            defaults=True,
+            vcs_ref="HEAD",
+            quiet=True,
+            unsafe=False,
+        )
+    return destination
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Render]:
+    """Render a variant once per test session (per xdist worker) and reuse it."""
+    cache: dict[tuple[tuple[str, str], ...], Path] = {}
+
+    def get(**answers: str) -> Path:
+        key = tuple(sorted(answers.items()))
+        if key not in cache:
+            name = "-".join(value for _, value in key) or "defaults"
+            cache[key] = render(tmp_path_factory.mktemp(name), **answers)
+        return cache[key]
+
+    yield get
+
+
+def service_env() -> dict[str, str]:
+    """The environment for a generated project's tools: ours, minus any ``WS_*`` setting."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("WS_")}

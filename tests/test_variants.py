@@ -1,0 +1,116 @@
+"""Render every interface_style x transport_mode variant and run its own toolchain on it.
+
+Each variant is rendered once per xdist worker (tests of one variant share an xdist group),
+then checked from the variant's own folder, as a user would run the tools: layout, no Jinja
+leftovers, ``ruff check``, ``ruff format --check``, ``mypy --strict`` and its own test suite.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import VARIANTS, Render, service_env
+
+PACKAGE = "rooms_service"
+
+LAYOUT = {
+    ".copier-answers.yml",
+    ".gitignore",
+    ".python-version",
+    "README.md",
+    "pyproject.toml",
+    f"src/{PACKAGE}/__init__.py",
+    f"src/{PACKAGE}/__main__.py",
+    f"src/{PACKAGE}/app.py",
+    f"src/{PACKAGE}/broker.py",
+    f"src/{PACKAGE}/handlers.py",
+    f"src/{PACKAGE}/manager.py",
+    f"src/{PACKAGE}/models.py",
+    f"src/{PACKAGE}/protocol.py",
+    f"src/{PACKAGE}/py.typed",
+    f"src/{PACKAGE}/router.py",
+    f"src/{PACKAGE}/settings.py",
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/helpers.py",
+    "tests/test_broker.py",
+    "tests/test_handlers.py",
+    "tests/test_manager.py",
+    "tests/test_models.py",
+    "tests/test_router.py",
+    "tests/test_server.py",
+    "tests/test_settings.py",
+}
+
+JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+
+variant_params = [
+    pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"{style}-{mode}"))
+    for style, mode in VARIANTS
+]
+
+
+def run(project: Path, *command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with ``project`` as the working directory; fail with its output."""
+    result = subprocess.run(
+        command, cwd=project, env=service_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, f"{' '.join(command)} failed in {project}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def files_of(project: Path) -> set[str]:
+    return {
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file() and not any(part.startswith((".mypy_cache", ".ruff_cache", "__pycache__")) for part in path.parts)
+    }
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_layout(rendered: Render, style: str, mode: str) -> None:
+    assert files_of(rendered(interface_style=style, transport_mode=mode)) == LAYOUT
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_no_jinja_leftovers_or_blank_line_debris(rendered: Render, style: str, mode: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode)
+    for name in sorted(files_of(project) - {".copier-answers.yml"}):
+        text = (project / name).read_text()
+        assert not JINJA_LEFTOVER.search(text), f"{name} has Jinja syntax left: {JINJA_LEFTOVER.search(text)}"
+        assert "\n\n\n\n" not in text, f"{name} has three blank lines in a row"
+        assert not text.startswith("\n"), f"{name} starts with a blank line"
+        assert text.endswith("\n") or not text, f"{name} does not end with a newline"
+        assert not text.endswith("\n\n"), f"{name} ends with a blank line"
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_ruff_check(rendered: Render, style: str, mode: str) -> None:
+    run(rendered(interface_style=style, transport_mode=mode), sys.executable, "-m", "ruff", "check", "--no-cache", ".")
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_ruff_format(rendered: Render, style: str, mode: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode)
+    run(project, sys.executable, "-m", "ruff", "format", "--no-cache", "--check", ".")
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_mypy_strict(rendered: Render, style: str, mode: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    project = rendered(interface_style=style, transport_mode=mode)
+    # One cache per worker: the dependencies are analysed once, each variant's own code every time.
+    cache = tmp_path_factory.getbasetemp() / "mypy-cache"
+    run(project, sys.executable, "-m", "mypy", "--cache-dir", str(cache))
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_own_suite_passes(rendered: Render, style: str, mode: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode)
+    result = run(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist")
+    assert re.search(r"\d+ passed", result.stdout), result.stdout
+    assert " failed" not in result.stdout and " skipped" not in result.stdout, result.stdout
