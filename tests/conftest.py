@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import copier
@@ -43,7 +43,7 @@ def render(destination: Path, **answers: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Render]:
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Render:
     """Render a variant once per test session (per xdist worker) and reuse it."""
     cache: dict[tuple[tuple[str, str], ...], Path] = {}
 
@@ -54,7 +54,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Render]:
             cache[key] = render(tmp_path_factory.mktemp(name), **answers)
         return cache[key]
 
-    yield get
+    return get
 
 
 def service_env() -> dict[str, str]:

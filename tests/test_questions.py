@@ -55,7 +55,8 @@ def test_package_name_defaults_to_a_valid_identifier_from_project_name(
 def test_answers_file_records_every_answer_and_the_template_commit(tmp_path: Path) -> None:
     answers = yaml.safe_load((render(tmp_path / "service") / ".copier-answers.yml").read_text())
     questions = {
-        name for name, spec in yaml.safe_load((ROOT / "copier.yml").read_text()).items()
+        name
+        for name, spec in yaml.safe_load((ROOT / "copier.yml").read_text()).items()
         if not name.startswith("_") and spec.get("when") is not False
     }
     assert questions <= answers.keys()
