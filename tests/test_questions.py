@@ -61,7 +61,7 @@ def test_answers_file_records_every_answer_and_the_template_commit(tmp_path: Pat
     }
     assert questions <= answers.keys()
     assert {"_commit", "_src_path"} <= answers.keys()
-    assert not {"python_keywords", "stdlib_modules", "dependency_modules"} & answers.keys()
+    assert not {"python_keywords", "stdlib_modules", "dependency_modules", "duplex", "token_auth"} & answers.keys()
 
 
 def test_reserved_word_lists_match_this_python() -> None:
