@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 STYLES = ("low_level", "listener", "class_based", "stream", "combined")
 MODES = ("text", "binary")
-VARIANTS = [(style, mode) for style in STYLES for mode in MODES]
-"""Every interface_style x transport_mode pair."""
+VARIANTS = [(style, mode, "none") for style in STYLES for mode in MODES] + [
+    (style, MODES[index % 2], "token") for index, style in enumerate(STYLES)
+]
+"""Every interface_style x transport_mode pair without auth, and every style with auth=token
+(transport modes alternating: the auth code does not depend on the mode)."""
 
 Render = Callable[..., Path]
 

@@ -8,14 +8,19 @@ from pathlib import Path
 import pytest
 
 from .conftest import Render
-from .test_variants import LAYOUT, PACKAGE
+from .test_variants import PACKAGE
 
 SRC = f"src/{PACKAGE}"
 ALWAYS = {".copier-answers.yml", "README.md"}
 
 
 def differing(left: Path, right: Path) -> set[str]:
-    return {name for name in LAYOUT if not filecmp.cmp(left / name, right / name, shallow=False)}
+    """Files present in only one of the two renders, or present in both with other content."""
+    names = {path.relative_to(left).as_posix() for path in left.rglob("*") if path.is_file()}
+    others = {path.relative_to(right).as_posix() for path in right.rglob("*") if path.is_file()}
+    return (names ^ others) | {
+        name for name in names & others if not filecmp.cmp(left / name, right / name, shallow=False)
+    }
 
 
 @pytest.mark.parametrize("style", ["low_level", "listener", "class_based", "combined"])
@@ -26,6 +31,7 @@ def test_transport_mode_changes_only_encoding_frame_rules_and_their_tests(render
         f"{SRC}/models.py",
         f"{SRC}/protocol.py",
         "tests/helpers.py",
+        "tests/test_fuzz.py",
         "tests/test_handlers.py",
         "tests/test_models.py",
         "tests/test_router.py",
@@ -40,11 +46,41 @@ def test_duplex_styles_differ_from_low_level_only_in_the_router(rendered: Render
     }
 
 
-def test_stream_style_changes_the_endpoint_its_tests_and_the_frame_rules(rendered: Render) -> None:
+def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: Render) -> None:
     assert differing(rendered(interface_style="low_level"), rendered(interface_style="stream")) == ALWAYS | {
         f"{SRC}/__main__.py",
+        f"{SRC}/app.py",
+        f"{SRC}/handlers.py",
+        f"{SRC}/manager.py",
+        f"{SRC}/protocol.py",
+        f"{SRC}/ratelimit.py",
+        f"{SRC}/router.py",
+        f"{SRC}/settings.py",
+        "tests/helpers.py",
+        "tests/test_fuzz.py",
+        "tests/test_handlers.py",
+        "tests/test_ratelimit.py",
+        "tests/test_router.py",
+        "tests/test_server.py",
+    }
+
+
+@pytest.mark.parametrize(
+    ("style", "mode", "tests_of_identity"),
+    [("listener", "text", {"tests/test_router.py"}), ("stream", "binary", set())],
+)
+def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identity(
+    rendered: Render, style: str, mode: str, tests_of_identity: set[str]
+) -> None:
+    plain = rendered(interface_style=style, transport_mode=mode)
+    with_auth = rendered(interface_style=style, transport_mode=mode, auth="token")
+    assert differing(plain, with_auth) == ALWAYS | tests_of_identity | {
+        f"{SRC}/auth.py",
         f"{SRC}/protocol.py",
         f"{SRC}/router.py",
-        "tests/test_router.py",
+        f"{SRC}/settings.py",
+        "tests/conftest.py",
+        "tests/helpers.py",
+        "tests/test_auth.py",
         "tests/test_server.py",
     }

@@ -1,4 +1,4 @@
-"""Render every interface_style x transport_mode variant and run its own toolchain on it.
+"""Render every variant (interface_style x transport_mode x auth) and run its own toolchain on it.
 
 Each variant is rendered once per xdist worker (tests of one variant share an xdist group),
 then checked from the variant's own folder, as a user would run the tools: layout, no Jinja
@@ -39,6 +39,7 @@ LAYOUT = {
     "tests/conftest.py",
     "tests/helpers.py",
     "tests/test_broker.py",
+    "tests/test_fuzz.py",
     "tests/test_handlers.py",
     "tests/test_manager.py",
     "tests/test_models.py",
@@ -51,10 +52,20 @@ TOOL_CACHES = {".mypy_cache", ".ruff_cache", "__pycache__"}
 
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
+ONLY_DUPLEX = {f"src/{PACKAGE}/ratelimit.py", "tests/test_ratelimit.py"}
+ONLY_TOKEN_AUTH = {f"src/{PACKAGE}/auth.py", "tests/test_auth.py"}
+
 variant_params = [
-    pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"{style}-{mode}"))
-    for style, mode in VARIANTS
+    pytest.param(
+        style, mode, auth, id=f"{style}-{mode}-{auth}", marks=pytest.mark.xdist_group(f"{style}-{mode}-{auth}")
+    )
+    for style, mode, auth in VARIANTS
 ]
+
+
+def layout(style: str, auth: str) -> set[str]:
+    """The files a variant must have: the common layout plus its answers' own modules."""
+    return LAYOUT | (ONLY_DUPLEX if style != "stream" else set()) | (ONLY_TOKEN_AUTH if auth == "token" else set())
 
 
 def run(project: Path, *command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -74,14 +85,14 @@ def files_of(project: Path) -> set[str]:
     }
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_layout(rendered: Render, style: str, mode: str) -> None:
-    assert files_of(rendered(interface_style=style, transport_mode=mode)) == LAYOUT
+@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
+def test_layout(rendered: Render, style: str, mode: str, auth: str) -> None:
+    assert files_of(rendered(interface_style=style, transport_mode=mode, auth=auth)) == layout(style, auth)
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_no_jinja_leftovers_or_blank_line_debris(rendered: Render, style: str, mode: str) -> None:
-    project = rendered(interface_style=style, transport_mode=mode)
+@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
+def test_no_jinja_leftovers_or_blank_line_debris(rendered: Render, style: str, mode: str, auth: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
     for name in sorted(files_of(project) - {".copier-answers.yml"}):
         text = (project / name).read_text()
         assert not JINJA_LEFTOVER.search(text), f"{name} has Jinja syntax left: {JINJA_LEFTOVER.search(text)}"
@@ -91,28 +102,38 @@ def test_no_jinja_leftovers_or_blank_line_debris(rendered: Render, style: str, m
         assert not text.endswith("\n\n"), f"{name} ends with a blank line"
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_ruff_check(rendered: Render, style: str, mode: str) -> None:
-    run(rendered(interface_style=style, transport_mode=mode), sys.executable, "-m", "ruff", "check", "--no-cache", ".")
+@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
+def test_ruff_check(rendered: Render, style: str, mode: str, auth: str) -> None:
+    run(
+        rendered(interface_style=style, transport_mode=mode, auth=auth),
+        sys.executable,
+        "-m",
+        "ruff",
+        "check",
+        "--no-cache",
+        ".",
+    )
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_ruff_format(rendered: Render, style: str, mode: str) -> None:
-    project = rendered(interface_style=style, transport_mode=mode)
+@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
+def test_ruff_format(rendered: Render, style: str, mode: str, auth: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
     run(project, sys.executable, "-m", "ruff", "format", "--no-cache", "--check", ".")
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_mypy_strict(rendered: Render, style: str, mode: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    project = rendered(interface_style=style, transport_mode=mode)
+@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
+def test_mypy_strict(
+    rendered: Render, style: str, mode: str, auth: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
     # One cache per worker: the dependencies are analysed once, each variant's own code every time.
     cache = tmp_path_factory.getbasetemp() / "mypy-cache"
     run(project, sys.executable, "-m", "mypy", "--cache-dir", str(cache))
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_own_suite_passes(rendered: Render, style: str, mode: str) -> None:
-    project = rendered(interface_style=style, transport_mode=mode)
+@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
+def test_own_suite_passes(rendered: Render, style: str, mode: str, auth: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
     result = run(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist")
     assert re.search(r"\d+ passed", result.stdout), result.stdout
     assert " failed" not in result.stdout, result.stdout
