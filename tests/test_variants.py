@@ -134,7 +134,19 @@ def test_mypy_strict(
 @pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
 def test_own_suite_passes(rendered: Render, style: str, mode: str, auth: str) -> None:
     project = rendered(interface_style=style, transport_mode=mode, auth=auth)
-    result = run(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist")
+    # The quick hypothesis profile keeps the matrix fast; a service's own CI runs the full one.
+    result = run(
+        project,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "--hypothesis-profile=quick",
+    )
     assert re.search(r"\d+ passed", result.stdout), result.stdout
     assert " failed" not in result.stdout, result.stdout
     assert " skipped" not in result.stdout, result.stdout
