@@ -15,11 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 STYLES = ("low_level", "listener", "class_based", "stream", "combined")
 MODES = ("text", "binary")
-VARIANTS = [(style, mode, "none") for style in STYLES for mode in MODES] + [
-    (style, MODES[index % 2], "token") for index, style in enumerate(STYLES)
-]
-"""Every interface_style x transport_mode pair without auth, and every style with auth=token
-(transport modes alternating: the auth code does not depend on the mode)."""
+VARIANTS = (
+    [(style, mode, "none", "memory") for style in STYLES for mode in MODES]
+    + [(style, MODES[index % 2], "token", "memory") for index, style in enumerate(STYLES)]
+    + [(style, MODES[(index + 1) % 2], ("none", "token")[index % 2], "redis") for index, style in enumerate(STYLES)]
+)
+"""(interface_style, transport_mode, auth, broker): every style x mode pair, then every style once
+with auth=token and once with broker=redis (modes and auth alternating, as that code does not
+depend on them)."""
 
 Render = Callable[..., Path]
 

@@ -84,3 +84,25 @@ def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identit
         "tests/test_auth.py",
         "tests/test_server.py",
     }
+
+
+@pytest.mark.parametrize("style", ["combined", "stream"])
+def test_redis_broker_adds_its_module_and_touches_only_delivery_health_and_settings(
+    rendered: Render, style: str
+) -> None:
+    memory = rendered(interface_style=style)
+    redis = rendered(interface_style=style, broker="redis")
+    duplex_only = {f"{SRC}/handlers.py"} if style != "stream" else set()
+    assert differing(memory, redis) == ALWAYS | duplex_only | {
+        "pyproject.toml",
+        f"{SRC}/app.py",
+        f"{SRC}/broker.py",
+        f"{SRC}/manager.py",
+        f"{SRC}/redis_broker.py",
+        f"{SRC}/router.py",
+        f"{SRC}/settings.py",
+        "tests/conftest.py",
+        "tests/helpers.py",
+        "tests/test_redis.py",
+        "tests/test_server.py",
+    }

@@ -1,4 +1,4 @@
-"""Render every variant (interface_style x transport_mode x auth) and run its own toolchain on it.
+"""Render every variant (interface_style x transport_mode x auth x broker) and run its own toolchain on it.
 
 Each variant is rendered once per xdist worker (tests of one variant share an xdist group),
 then checked from the variant's own folder, as a user would run the tools: layout, no Jinja
@@ -54,18 +54,22 @@ JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
 ONLY_DUPLEX = {f"src/{PACKAGE}/ratelimit.py", "tests/test_ratelimit.py"}
 ONLY_TOKEN_AUTH = {f"src/{PACKAGE}/auth.py", "tests/test_auth.py"}
+ONLY_REDIS = {f"src/{PACKAGE}/redis_broker.py", "tests/test_redis.py"}
 
 variant_params = [
-    pytest.param(
-        style, mode, auth, id=f"{style}-{mode}-{auth}", marks=pytest.mark.xdist_group(f"{style}-{mode}-{auth}")
-    )
-    for style, mode, auth in VARIANTS
+    pytest.param(*answers, id="-".join(answers), marks=pytest.mark.xdist_group("-".join(answers)))
+    for answers in VARIANTS
 ]
 
 
-def layout(style: str, auth: str) -> set[str]:
+def layout(style: str, auth: str, broker: str) -> set[str]:
     """The files a variant must have: the common layout plus its answers' own modules."""
-    return LAYOUT | (ONLY_DUPLEX if style != "stream" else set()) | (ONLY_TOKEN_AUTH if auth == "token" else set())
+    return (
+        LAYOUT
+        | (ONLY_DUPLEX if style != "stream" else set())
+        | (ONLY_TOKEN_AUTH if auth == "token" else set())
+        | (ONLY_REDIS if broker == "redis" else set())
+    )
 
 
 def run(project: Path, *command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -85,14 +89,18 @@ def files_of(project: Path) -> set[str]:
     }
 
 
-@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
-def test_layout(rendered: Render, style: str, mode: str, auth: str) -> None:
-    assert files_of(rendered(interface_style=style, transport_mode=mode, auth=auth)) == layout(style, auth)
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), variant_params)
+def test_layout(rendered: Render, style: str, mode: str, auth: str, broker: str) -> None:
+    assert files_of(rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker)) == layout(
+        style, auth, broker
+    )
 
 
-@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
-def test_no_jinja_leftovers_or_blank_line_debris(rendered: Render, style: str, mode: str, auth: str) -> None:
-    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), variant_params)
+def test_no_jinja_leftovers_or_blank_line_debris(
+    rendered: Render, style: str, mode: str, auth: str, broker: str
+) -> None:
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker)
     for name in sorted(files_of(project) - {".copier-answers.yml"}):
         text = (project / name).read_text()
         assert not JINJA_LEFTOVER.search(text), f"{name} has Jinja syntax left: {JINJA_LEFTOVER.search(text)}"
@@ -102,10 +110,10 @@ def test_no_jinja_leftovers_or_blank_line_debris(rendered: Render, style: str, m
         assert not text.endswith("\n\n"), f"{name} ends with a blank line"
 
 
-@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
-def test_ruff_check(rendered: Render, style: str, mode: str, auth: str) -> None:
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), variant_params)
+def test_ruff_check(rendered: Render, style: str, mode: str, auth: str, broker: str) -> None:
     run(
-        rendered(interface_style=style, transport_mode=mode, auth=auth),
+        rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker),
         sys.executable,
         "-m",
         "ruff",
@@ -115,25 +123,25 @@ def test_ruff_check(rendered: Render, style: str, mode: str, auth: str) -> None:
     )
 
 
-@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
-def test_ruff_format(rendered: Render, style: str, mode: str, auth: str) -> None:
-    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), variant_params)
+def test_ruff_format(rendered: Render, style: str, mode: str, auth: str, broker: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker)
     run(project, sys.executable, "-m", "ruff", "format", "--no-cache", "--check", ".")
 
 
-@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), variant_params)
 def test_mypy_strict(
-    rendered: Render, style: str, mode: str, auth: str, tmp_path_factory: pytest.TempPathFactory
+    rendered: Render, style: str, mode: str, auth: str, broker: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker)
     # One cache per worker: the dependencies are analysed once, each variant's own code every time.
     cache = tmp_path_factory.getbasetemp() / "mypy-cache"
     run(project, sys.executable, "-m", "mypy", "--cache-dir", str(cache))
 
 
-@pytest.mark.parametrize(("style", "mode", "auth"), variant_params)
-def test_own_suite_passes(rendered: Render, style: str, mode: str, auth: str) -> None:
-    project = rendered(interface_style=style, transport_mode=mode, auth=auth)
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), variant_params)
+def test_own_suite_passes(rendered: Render, style: str, mode: str, auth: str, broker: str) -> None:
+    project = rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker)
     # The quick hypothesis profile keeps the matrix fast; a service's own CI runs the full one.
     result = run(
         project,
