@@ -48,9 +48,21 @@ NEW_FILE = "CONTRIBUTING.md"
 CONFLICT = re.compile(r"^<<<<<<< before updating$.*^=======$.*^>>>>>>> after updating$", re.MULTILINE | re.DOTALL)
 
 variant_params = [
-    pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"{style}-{mode}"))
+    pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"update-{style}-{mode}"))
     for style, mode in VARIANTS
 ]
+"""One xdist group per variant (so its cached renders are reused), apart from test_variants' groups."""
+
+SWITCHES = [
+    pytest.param(
+        (style, mode),
+        (STYLES[(index + 1) % len(STYLES)], ("binary", "text")[index % 2]),
+        id=f"{style}-{mode}-to-{STYLES[(index + 1) % len(STYLES)]}-{('binary', 'text')[index % 2]}",
+        marks=pytest.mark.xdist_group(f"update-{style}-{mode}"),
+    )
+    for index, (style, mode) in enumerate((style, ("text", "binary")[index % 2]) for index, style in enumerate(STYLES))
+]
+"""Answer changes on update: each style is switched from and to once, each mode both ways."""
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -139,16 +151,6 @@ def conflicted(project: Path) -> list[str]:
     return [name for name, text in tree(project).items() if b"<<<<<<<" in text or name.endswith(".rej")]
 
 
-def other_style(style: str) -> str:
-    """The next interface style, so that every style is switched away from once."""
-    return STYLES[(STYLES.index(style) + 1) % len(STYLES)]
-
-
-def other_mode(mode: str) -> str:
-    """The other transport mode."""
-    return "binary" if mode == "text" else "text"
-
-
 def log_pings(handlers: str) -> str:
     """A user's edit to handlers.py: a line in the ``ping`` case."""
     edited = handlers.replace("return Pong(id=ping_id)", 'print("ping")  # ours\n            return Pong(id=ping_id)')
@@ -233,16 +235,18 @@ def test_an_edit_in_handlers_survives_an_update_elsewhere(
     assert conflicted(project) == []
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
+@pytest.mark.parametrize(("old", "new"), SWITCHES)
 def test_changing_style_and_mode_on_update_rewrites_the_variant_and_keeps_edits(
-    projects: Projects, tmp_path: Path, style: str, mode: str
+    projects: Projects, tmp_path: Path, old: tuple[str, str], new: tuple[str, str]
 ) -> None:
     """Every variant has the same files, so nothing is deleted: their content switches over.
 
     An edit to a file the new answers do not change (handlers.py) is kept as it is; an edit to
     one they rewrite (router.py) comes back as an inline conflict between the two versions.
     """
-    new_style, new_mode = other_style(style), other_mode(mode)
+    (style, mode), (new_style, new_mode) = old, new
+    assert style != new_style
+    assert mode != new_mode
     project = projects.committed(tmp_path / "project", style, mode)
     handlers, router = project / HANDLERS, project / ROUTER
     handlers.write_text(log_pings(handlers.read_text()))
@@ -284,26 +288,51 @@ def test_update_refuses_a_destination_not_under_git(template_repo: Path, tmp_pat
         update(project)
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_update_refuses_a_project_rendered_from_a_template_not_under_git(
-    template_repo: Path, tmp_path: Path, style: str, mode: str
-) -> None:
+def test_update_refuses_a_project_rendered_from_a_template_not_under_git(template_repo: Path, tmp_path: Path) -> None:
+    """Refused before any variant-specific work, so one variant shows it for all."""
     plain = tmp_path / "plain-template"
     shutil.copytree(template_repo, plain, ignore=NOT_TEMPLATE)
     with warnings.catch_warnings():
         # Copier warns that a template outside git cannot be updated from: the point of this test.
         warnings.filterwarnings("ignore", message=".*", category=UserWarning)
-        project = copy(plain, tmp_path / "project", "v0.1.0", interface_style=style, transport_mode=mode)
+        project = copy(plain, tmp_path / "project", "v0.1.0")
     assert "_commit" not in answers_of(project)
     with pytest.raises(UserMessageError, match="Cannot update because cannot obtain old template references"):
         update(project)
 
 
-def test_update_needs_trust_even_with_skip_tasks(template_repo: Path, tmp_path: Path) -> None:
-    """The old version's tasks count, whatever --skip-tasks says: ``copier update`` needs --trust."""
-    project = copy(template_repo, tmp_path / "project", "v0.1.0")
-    with pytest.raises(UnsafeTemplateError, match="tasks"):
+def test_update_needs_trust_even_with_skip_tasks(projects: Projects, tmp_path: Path) -> None:
+    """The old version's tasks count whatever --skip-tasks says, and so does a migration to run."""
+    project = projects.committed(tmp_path / "project", "listener", "text")
+    with pytest.raises(UnsafeTemplateError, match=r"unsafe feature: tasks\."):
         copier.run_update(project, defaults=True, overwrite=True, skip_answered=True, skip_tasks=True, quiet=True)
+
+    older = copy(projects.template, tmp_path / "older", "v0.0.9")
+    with pytest.raises(UnsafeTemplateError, match=r"unsafe features: migrations, tasks\."):
+        copier.run_update(
+            older, vcs_ref="v0.1.0", defaults=True, overwrite=True, skip_answered=True, skip_tasks=True, quiet=True
+        )
+
+
+def test_a_project_from_a_template_outside_git_updates_once_its_answers_name_a_tag(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """The fix docs/updating.md gives: point _src_path at the git template, _commit at its tag."""
+    plain = tmp_path / "plain-template"
+    shutil.copytree(template_repo, plain, ignore=NOT_TEMPLATE)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*", category=UserWarning)
+        project = copy(plain, tmp_path / "project", "v0.1.0")
+    answers_file = project / ANSWERS
+    answers_file.write_text(
+        answers_file.read_text().replace(f"_src_path: {plain}", f"_src_path: {template_repo}\n_commit: v0.1.0")
+    )
+    commit_all(project, "Record where the template came from")
+
+    update(project)
+
+    assert answers_of(project)["_commit"] == "v0.2.0"
+    assert README_CHANGE in (project / "README.md").read_text()
 
 
 def test_migration_moves_a_projects_own_workflow_aside(template_repo: Path, tmp_path: Path) -> None:
