@@ -280,10 +280,10 @@ def test_update_refuses_a_dirty_destination(projects: Projects, tmp_path: Path, 
 
 
 @pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_update_refuses_a_destination_not_under_git(template_repo: Path, tmp_path: Path, style: str, mode: str) -> None:
-    project = copy(
-        template_repo, tmp_path / "project", "v0.1.0", tasks=False, interface_style=style, transport_mode=mode
-    )
+def test_update_refuses_a_destination_not_under_git(projects: Projects, tmp_path: Path, style: str, mode: str) -> None:
+    """As after ``copier copy --skip-tasks``: the render, without the repository the task makes."""
+    project = projects.committed(tmp_path / "project", style, mode)
+    shutil.rmtree(project / ".git")
     with pytest.raises(UserMessageError, match="Updating is only supported in git-tracked subprojects"):
         update(project)
 
