@@ -22,7 +22,7 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 
-from .conftest import ROOT, STYLES, VARIANTS
+from .conftest import MODES, ROOT, STYLES
 
 PACKAGE = "rooms_service"
 HANDLERS = f"src/{PACKAGE}/handlers.py"
@@ -49,7 +49,8 @@ CONFLICT = re.compile(r"^<<<<<<< before updating$.*^=======$.*^>>>>>>> after upd
 
 variant_params = [
     pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"update-{style}-{mode}"))
-    for style, mode in VARIANTS
+    for style in STYLES
+    for mode in MODES
 ]
 """One xdist group per variant (so its cached renders are reused), apart from test_variants' groups."""
 

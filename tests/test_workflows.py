@@ -20,7 +20,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from .conftest import ROOT, STYLES, VARIANTS, Render
+from .conftest import MODES, ROOT, STYLES, Render
 
 TEMPLATE_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 RENDERED_WORKFLOW = ".github/workflows/ci.yml"
@@ -29,7 +29,8 @@ PYTHONS = CONFIG["python_version"]["choices"]
 
 variant_params = [
     pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"{style}-{mode}"))
-    for style, mode in VARIANTS
+    for style in STYLES
+    for mode in MODES
 ]
 
 
