@@ -115,3 +115,12 @@ def test_readme_quick_start_renders_a_committed_service_from_a_fresh_clone(tmp_p
     assert (service / "src" / "rooms_service" / "__main__.py").is_file()
     assert git(service, "rev-list", "--count", "HEAD").strip() == "1"
     assert git(service, "status", "--porcelain") == ""
+
+    # docs/updating.md: a service copied from "." updates once _src_path names the template.
+    answers = service / ".copier-answers.yml"
+    assert "_src_path: .\n" in answers.read_text()
+    answers.write_text(answers.read_text().replace("_src_path: .\n", f"_src_path: {clone}\n"))
+    commit_all(service, "Record where the template is")
+    update = [sys.executable, "-m", "copier", "update", "--trust", "--defaults"]
+    result = subprocess.run(update, cwd=service, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
