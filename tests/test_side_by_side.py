@@ -94,6 +94,7 @@ def test_redis_broker_adds_its_module_and_touches_only_delivery_health_and_setti
     redis = rendered(interface_style=style, broker="redis")
     duplex_only = {f"{SRC}/handlers.py"} if style != "stream" else set()
     assert differing(memory, redis) == ALWAYS | duplex_only | {
+        ".github/workflows/ci.yml",
         "pyproject.toml",
         f"{SRC}/app.py",
         f"{SRC}/broker.py",

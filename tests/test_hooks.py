@@ -1,0 +1,177 @@
+"""The hooks in hooks/: the copy task that commits the render, the migration, and trust.
+
+The copy task is what makes the template "unsafe" for Copier: ``copier copy`` refuses it without
+``--trust`` unless ``--skip-tasks`` is given. The scripts are run here as Copier runs them (from
+a copy of this working tree) and directly, twice, to show they are idempotent.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import copier
+import pytest
+from copier.errors import UnsafeTemplateError
+
+from .conftest import ROOT
+from .test_update import IDENTITY, commit_all, git
+
+HOOKS = ROOT / "hooks"
+WORKFLOWS = Path(".github/workflows")
+
+
+def without_git_identity(home: Path) -> dict[str, str]:
+    """The environment of a machine where git knows no user.name or user.email (a fresh CI runner)."""
+    empty = home / "empty-gitconfig"
+    empty.write_text("")
+    environment = {name: value for name, value in os.environ.items() if name not in IDENTITY and name != "EMAIL"}
+    return {**environment, "GIT_CONFIG_GLOBAL": str(empty), "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(home)}
+
+
+def copy_working_tree(destination: Path, **options: bool) -> Path:
+    """``copier copy --defaults --vcs-ref HEAD`` of this working tree, with Copier ``options``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=copier.errors.DirtyLocalWarning)
+        copier.run_copy(str(ROOT), destination, defaults=True, vcs_ref="HEAD", quiet=True, **options)
+    return destination
+
+
+def run_hook(script: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``hooks/<script>`` with ``cwd`` as the working directory, as a Copier task does."""
+    return subprocess.run(
+        [sys.executable, str(HOOKS / script), *args], cwd=cwd, capture_output=True, text=True, check=True
+    )
+
+
+def state(repo: Path) -> tuple[str, str, dict[str, bytes]]:
+    """What a hook could change in ``repo``: its commits, its index and status, its files."""
+    files = {
+        path.relative_to(repo).as_posix(): path.read_bytes()
+        for path in repo.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(repo).parts
+    }
+    return git(repo, "log", "--all", "--format=%H"), git(repo, "status", "--porcelain"), files
+
+
+def test_trusted_copy_is_a_git_repository_with_the_render_as_its_only_commit(tmp_path: Path) -> None:
+    """``copier copy --trust`` from the command line, on a machine without a git identity."""
+    project = tmp_path / "service"
+    command = [
+        sys.executable,
+        "-m",
+        "copier",
+        "copy",
+        "--trust",
+        "--defaults",
+        "--vcs-ref",
+        "HEAD",
+        str(ROOT),
+        str(project),
+    ]
+    result = subprocess.run(command, env=without_git_identity(tmp_path), capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Initialised a git repository" in result.stdout
+    assert git(project, "rev-list", "--count", "HEAD").strip() == "1"
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+    assert "src/rooms_service/router.py" in git(project, "ls-files").splitlines()
+    assert git(project, "log", "--format=%an <%ae>").strip() == "Your Name <you@example.com>"
+    assert git(project, "branch", "--show-current").strip() == "main"
+
+
+def test_copy_with_skip_tasks_needs_no_trust_and_makes_no_repository(tmp_path: Path) -> None:
+    project = copy_working_tree(tmp_path / "service", unsafe=False, skip_tasks=True)
+    assert (project / "src/rooms_service/app.py").is_file()
+    assert not (project / ".git").exists()
+
+
+def test_copy_without_trust_or_skip_tasks_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnsafeTemplateError, match=r"unsafe feature: tasks\.\n.*--trust"):
+        copy_working_tree(tmp_path / "service", unsafe=False)
+    assert not (tmp_path / "service").exists()
+
+
+def test_copy_inside_an_existing_repository_commits_nothing(tmp_path: Path) -> None:
+    monorepo = tmp_path / "monorepo"
+    monorepo.mkdir()
+    git(monorepo, "init", "--quiet")
+    (monorepo / "README.md").write_text("# Services\n")
+    commit_all(monorepo, "Start")
+    project = copy_working_tree(monorepo / "services" / "rooms", unsafe=True)
+    assert not (project / ".git").exists()
+    assert git(monorepo, "rev-list", "--count", "HEAD").strip() == "1"
+    assert git(monorepo, "status", "--porcelain").strip() == "?? services/"
+
+
+def test_git_init_hook_run_twice_commits_once(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    first = run_hook("git_init.py", tmp_path, "Ann Author", "ann@example.com")
+    assert "Initialised a git repository" in first.stdout
+    before = state(tmp_path)
+    second = run_hook("git_init.py", tmp_path, "Ann Author", "ann@example.com")
+    assert "already inside the git repository" in second.stdout
+    assert state(tmp_path) == before
+    assert git(tmp_path, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def test_migration_moves_the_projects_workflow_once(tmp_path: Path) -> None:
+    git(tmp_path, "init", "--quiet")
+    (tmp_path / WORKFLOWS).mkdir(parents=True)
+    (tmp_path / WORKFLOWS / "ci.yml").write_text("name: Ours\n")
+    commit_all(tmp_path, "Our CI")
+
+    run_hook("move_own_ci_workflow.py", tmp_path)
+    moved = state(tmp_path)
+    assert moved[2] == {".github/workflows/ci-project.yml": b"name: Ours\n"}
+    assert moved[1] == "R  .github/workflows/ci.yml -> .github/workflows/ci-project.yml\n"
+
+    run_hook("move_own_ci_workflow.py", tmp_path)
+    assert state(tmp_path) == moved
+
+
+def test_migration_leaves_the_templates_workflow_alone_once_both_exist(tmp_path: Path) -> None:
+    git(tmp_path, "init", "--quiet")
+    (tmp_path / WORKFLOWS).mkdir(parents=True)
+    (tmp_path / WORKFLOWS / "ci.yml").write_text("name: CI\n")
+    (tmp_path / WORKFLOWS / "ci-project.yml").write_text("name: Ours\n")
+    commit_all(tmp_path, "After the update")
+    before = state(tmp_path)
+    run_hook("move_own_ci_workflow.py", tmp_path)
+    assert state(tmp_path) == before
+
+
+@pytest.mark.parametrize("script", sorted(path.name for path in HOOKS.glob("*.py")))
+def test_hooks_use_only_the_standard_library_and_say_what_they_do(script: str) -> None:
+    module = ast.parse((HOOKS / script).read_text())
+    assert ast.get_docstring(module), f"hooks/{script} has no docstring"
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(module) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(module) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported - {"__future__"} <= sys.stdlib_module_names, imported - sys.stdlib_module_names
+    functions = [node for node in ast.walk(module) if isinstance(node, ast.FunctionDef)]
+    assert [f.name for f in functions if not ast.get_docstring(f)] == []
+
+
+def test_every_hook_copier_runs_exists() -> None:
+    config = (ROOT / "copier.yml").read_text()
+    referenced = {line.split("/hooks/")[1].strip().strip('"') for line in config.splitlines() if "/hooks/" in line}
+    assert referenced == {path.name for path in HOOKS.glob("*.py")}
+
+
+def test_hooks_are_ruff_clean() -> None:
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--no-cache", "hooks"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,352 @@
+"""``copier update`` across template versions, for every interface_style x transport_mode variant.
+
+A throwaway git repository of the template is built once per xdist worker, with three tags:
+``v0.0.9`` (before the template shipped a CI workflow), ``v0.1.0`` (this working tree) and
+``v0.2.0`` (``v0.1.0`` plus a change to the README, ``.gitignore`` and one new file). Projects are
+copied at a tag with the copy task on (so the task makes them git repositories) and updated with
+Copier's Python API, as ``copier update --trust --defaults`` would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+from copier.errors import UnsafeTemplateError, UserMessageError
+
+from .conftest import MODES, ROOT, STYLES
+
+PACKAGE = "rooms_service"
+HANDLERS = f"src/{PACKAGE}/handlers.py"
+ROUTER = f"src/{PACKAGE}/router.py"
+ANSWERS = ".copier-answers.yml"
+OWN_WORKFLOW = ".github/workflows/ci.yml"
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@copier-litestar-ws.invalid",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@copier-litestar-ws.invalid",
+}
+"""A git identity for the tests' own commits: CI machines may have none configured."""
+
+NOT_TEMPLATE = shutil.ignore_patterns(".git", ".venv", "site", "__pycache__", ".*_cache")
+"""What a copy of the working tree leaves out: git metadata, the environment, build output, caches."""
+
+README_CHANGE = "\n## Support\n\nAsk in the team's chat; file bugs in the issue tracker.\n"
+GITIGNORE_CHANGE = ".env\n"
+NEW_FILE = "CONTRIBUTING.md"
+
+CONFLICT = re.compile(r"^<<<<<<< before updating$.*^=======$.*^>>>>>>> after updating$", re.MULTILINE | re.DOTALL)
+
+variant_params = [
+    pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"update-{style}-{mode}"))
+    for style in STYLES
+    for mode in MODES
+]
+"""One xdist group per variant (so its cached renders are reused), apart from test_variants' groups."""
+
+SWITCHES = [
+    pytest.param(
+        (style, mode),
+        (STYLES[(index + 1) % len(STYLES)], ("binary", "text")[index % 2]),
+        id=f"{style}-{mode}-to-{STYLES[(index + 1) % len(STYLES)]}-{('binary', 'text')[index % 2]}",
+        marks=pytest.mark.xdist_group(f"update-{style}-{mode}"),
+    )
+    for index, (style, mode) in enumerate((style, ("text", "binary")[index % 2]) for index, style in enumerate(STYLES))
+]
+"""Answer changes on update: each style is switched from and to once, each mode both ways."""
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run ``git args`` in ``cwd`` with the tests' identity; return its output, fail with it."""
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, env={**os.environ, **IDENTITY}, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"git {' '.join(args)} failed in {cwd}:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def commit_all(repo: Path, message: str, tag: str | None = None) -> None:
+    """Commit every change in ``repo`` (and tag the commit)."""
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "--message", message)
+    if tag:
+        git(repo, "tag", tag)
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of the template tagged ``v0.0.9``, ``v0.1.0`` and ``v0.2.0``."""
+    repo = tmp_path_factory.mktemp("template-repo") / "copier-litestar-ws"
+    shutil.copytree(ROOT, repo, ignore=NOT_TEMPLATE)
+    git(repo, "init", "--quiet")
+    ci_workflow = repo / "template" / ".github"
+    shutil.move(ci_workflow, repo.parent / "github-kept-aside")
+    commit_all(repo, "Before the template shipped a CI workflow", tag="v0.0.9")
+    shutil.move(repo.parent / "github-kept-aside", ci_workflow)
+    commit_all(repo, "The template as in this working tree", tag="v0.1.0")
+    with (repo / "template" / "README.md.jinja").open("a") as readme:
+        readme.write(README_CHANGE)
+    with (repo / "template" / ".gitignore").open("a") as gitignore:
+        gitignore.write(GITIGNORE_CHANGE)
+    (repo / "template" / NEW_FILE).write_text("# Contributing\n\nRun `uv run pytest` before a pull request.\n")
+    commit_all(repo, "A later template version", tag="v0.2.0")
+    return repo
+
+
+def copy(template: Path, destination: Path, ref: str, *, tasks: bool = True, **answers: str) -> Path:
+    """Render ``template`` at ``ref`` into ``destination``; with ``tasks``, trusted and with its copy task."""
+    copier.run_copy(
+        str(template),
+        destination,
+        data=answers,
+        vcs_ref=ref,
+        defaults=True,
+        quiet=True,
+        unsafe=tasks,
+        skip_tasks=not tasks,
+    )
+    return destination
+
+
+def update(project: Path, ref: str | None = None, **answers: str) -> None:
+    """``copier update --trust --defaults`` in ``project`` (to the newest tag unless ``ref``)."""
+    copier.run_update(
+        project,
+        data=answers,
+        vcs_ref=ref,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        skip_answered=True,
+        quiet=True,
+    )
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    """Every file of ``project`` outside ``.git``, by relative path."""
+    return {
+        path.relative_to(project).as_posix(): path.read_bytes()
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    """The project's recorded answers."""
+    answers: dict[str, object] = yaml.safe_load((project / ANSWERS).read_text())
+    return answers
+
+
+def conflicted(project: Path) -> list[str]:
+    """Files with conflict markers, and patch rejects, in ``project``."""
+    return [name for name, text in tree(project).items() if b"<<<<<<<" in text or name.endswith(".rej")]
+
+
+def log_pings(handlers: str) -> str:
+    """A user's edit to handlers.py: a line in the ``ping`` case."""
+    edited = handlers.replace("return Pong(id=ping_id)", 'print("ping")  # ours\n            return Pong(id=ping_id)')
+    assert edited != handlers
+    return edited
+
+
+class Projects:
+    """Renders of the throwaway template, made once per worker and cloned for each test."""
+
+    def __init__(self, template: Path, folder: Path) -> None:
+        self.template, self.folder = template, folder
+        self._cache: dict[tuple[object, ...], Path] = {}
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[Path], Path]) -> Path:
+        if key not in self._cache:
+            self._cache[key] = make(self.folder / "-".join(map(str, key)))
+        return self._cache[key]
+
+    def fresh(self, ref: str, style: str, mode: str) -> Path:
+        """A render at ``ref`` without the copy task (read-only: do not change it)."""
+        return self._cached(
+            ("fresh", ref, style, mode),
+            lambda path: copy(self.template, path, ref, tasks=False, interface_style=style, transport_mode=mode),
+        )
+
+    def committed(self, destination: Path, style: str, mode: str) -> Path:
+        """A fresh copy at ``v0.1.0`` in ``destination``, made a git repository by the copy task."""
+        pristine = self._cached(
+            ("committed", style, mode),
+            lambda path: copy(self.template, path, "v0.1.0", interface_style=style, transport_mode=mode),
+        )
+        shutil.copytree(pristine, destination, symlinks=True)
+        return destination
+
+
+@pytest.fixture(scope="session")
+def projects(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Projects:
+    """Renders of the throwaway template repository, cached for the session."""
+    return Projects(template_repo, tmp_path_factory.mktemp("renders"))
+
+
+@pytest.fixture(scope="session")
+def updated_with_an_edit(projects: Projects, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Path]:
+    """A ``v0.1.0`` project whose handlers.py the user edited and committed, updated to ``v0.2.0``."""
+    cache: dict[tuple[str, str], Path] = {}
+
+    def get(style: str, mode: str) -> Path:
+        if (style, mode) not in cache:
+            project = projects.committed(tmp_path_factory.mktemp("updated") / "project", style, mode)
+            assert answers_of(project)["_commit"] == "v0.1.0"
+            handlers = project / HANDLERS
+            handlers.write_text(log_pings(handlers.read_text()))
+            commit_all(project, "Print pings")
+            update(project)
+            cache[style, mode] = project
+        return cache[style, mode]
+
+    return get
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_update_equals_a_fresh_render_of_the_new_tag(
+    projects: Projects, updated_with_an_edit: Callable[[str, str], Path], style: str, mode: str
+) -> None:
+    project, fresh = updated_with_an_edit(style, mode), projects.fresh("v0.2.0", style, mode)
+    updated, expected = tree(project), tree(fresh)
+    assert updated.keys() == expected.keys()
+    assert [name for name in expected if updated[name] != expected[name]] == [HANDLERS]
+    assert answers_of(project) == answers_of(fresh)
+    assert answers_of(project)["_commit"] == "v0.2.0"
+    assert README_CHANGE in (project / "README.md").read_text()
+    assert git(project, "status", "--porcelain", "--", NEW_FILE) == f"?? {NEW_FILE}\n"
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_an_edit_in_handlers_survives_an_update_elsewhere(
+    projects: Projects, updated_with_an_edit: Callable[[str, str], Path], style: str, mode: str
+) -> None:
+    project, fresh = updated_with_an_edit(style, mode), projects.fresh("v0.2.0", style, mode)
+    assert (project / HANDLERS).read_text() == log_pings((fresh / HANDLERS).read_text())
+    assert conflicted(project) == []
+
+
+@pytest.mark.parametrize(("old", "new"), SWITCHES)
+def test_changing_style_and_mode_on_update_rewrites_the_variant_and_keeps_edits(
+    projects: Projects, tmp_path: Path, old: tuple[str, str], new: tuple[str, str]
+) -> None:
+    """Every variant has the same files, so nothing is deleted: their content switches over.
+
+    An edit to a file the new answers do not change (handlers.py) is kept as it is; an edit to
+    one they rewrite (router.py) comes back as an inline conflict between the two versions.
+    """
+    (style, mode), (new_style, new_mode) = old, new
+    assert style != new_style
+    assert mode != new_mode
+    project = projects.committed(tmp_path / "project", style, mode)
+    handlers, router = project / HANDLERS, project / ROUTER
+    handlers.write_text(log_pings(handlers.read_text()))
+    router_lines = router.read_text().splitlines(keepends=True)
+    router.write_text('"""Our rooms endpoints, reviewed by the team."""\n' + "".join(router_lines[1:]))
+    commit_all(project, "Our edits")
+
+    update(project, interface_style=new_style, transport_mode=new_mode)
+
+    fresh = projects.fresh("v0.2.0", new_style, new_mode)
+    updated, expected = tree(project), tree(fresh)
+    assert updated.keys() == expected.keys(), "no file of the old variant is left, none of the new one missing"
+    assert {name for name in expected if updated[name] != expected[name]} == {HANDLERS, ROUTER}
+    assert handlers.read_text() == log_pings((fresh / HANDLERS).read_text())
+    merged = router.read_text()
+    assert CONFLICT.search(merged), merged[:2000]
+    assert "Our rooms endpoints, reviewed by the team." in merged
+    assert (fresh / ROUTER).read_text().splitlines()[0] in merged
+    assert conflicted(project) == [ROUTER]
+    assert git(project, "status", "--porcelain", "--", ROUTER).startswith("UU "), "Git lists router.py as unmerged"
+    assert (answers_of(project)["interface_style"], answers_of(project)["transport_mode"]) == (new_style, new_mode)
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_update_refuses_a_dirty_destination(projects: Projects, tmp_path: Path, style: str, mode: str) -> None:
+    project = projects.committed(tmp_path / "project", style, mode)
+    (project / HANDLERS).write_text((project / HANDLERS).read_text() + "\n# not committed yet\n")
+    with pytest.raises(UserMessageError, match="Destination repository is dirty; cannot continue"):
+        update(project)
+    assert answers_of(project)["_commit"] == "v0.1.0"
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_update_refuses_a_destination_not_under_git(projects: Projects, tmp_path: Path, style: str, mode: str) -> None:
+    """As after ``copier copy --skip-tasks``: the render, without the repository the task makes."""
+    project = projects.committed(tmp_path / "project", style, mode)
+    shutil.rmtree(project / ".git")
+    with pytest.raises(UserMessageError, match="Updating is only supported in git-tracked subprojects"):
+        update(project)
+
+
+def test_update_refuses_a_project_rendered_from_a_template_not_under_git(template_repo: Path, tmp_path: Path) -> None:
+    """Refused before any variant-specific work, so one variant shows it for all."""
+    plain = tmp_path / "plain-template"
+    shutil.copytree(template_repo, plain, ignore=NOT_TEMPLATE)
+    with warnings.catch_warnings():
+        # Copier warns that a template outside git cannot be updated from: the point of this test.
+        warnings.filterwarnings("ignore", message=".*", category=UserWarning)
+        project = copy(plain, tmp_path / "project", "v0.1.0")
+    assert "_commit" not in answers_of(project)
+    with pytest.raises(UserMessageError, match="Cannot update because cannot obtain old template references"):
+        update(project)
+
+
+def test_update_needs_trust_even_with_skip_tasks(projects: Projects, tmp_path: Path) -> None:
+    """The old version's tasks count whatever --skip-tasks says, and so does a migration to run."""
+    project = projects.committed(tmp_path / "project", "listener", "text")
+    with pytest.raises(UnsafeTemplateError, match=r"unsafe feature: tasks\."):
+        copier.run_update(project, defaults=True, overwrite=True, skip_answered=True, skip_tasks=True, quiet=True)
+
+    older = copy(projects.template, tmp_path / "older", "v0.0.9")
+    with pytest.raises(UnsafeTemplateError, match=r"unsafe features: migrations, tasks\."):
+        copier.run_update(
+            older, vcs_ref="v0.1.0", defaults=True, overwrite=True, skip_answered=True, skip_tasks=True, quiet=True
+        )
+
+
+def test_a_project_from_a_template_outside_git_updates_once_its_answers_name_a_tag(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """The fix docs/updating.md gives: point _src_path at the git template, _commit at its tag."""
+    plain = tmp_path / "plain-template"
+    shutil.copytree(template_repo, plain, ignore=NOT_TEMPLATE)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*", category=UserWarning)
+        project = copy(plain, tmp_path / "project", "v0.1.0")
+    answers_file = project / ANSWERS
+    answers_file.write_text(
+        answers_file.read_text().replace(f"_src_path: {plain}", f"_src_path: {template_repo}\n_commit: v0.1.0")
+    )
+    commit_all(project, "Record where the template came from")
+
+    update(project)
+
+    assert answers_of(project)["_commit"] == "v0.2.0"
+    assert README_CHANGE in (project / "README.md").read_text()
+
+
+def test_migration_moves_a_projects_own_workflow_aside(template_repo: Path, tmp_path: Path) -> None:
+    """Updating a render older than 0.1.0 keeps the project's own ci.yml, as ci-project.yml."""
+    project = copy(template_repo, tmp_path / "project", "v0.0.9")
+    own = "name: Our CI\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n"
+    (project / ".github/workflows").mkdir(parents=True)
+    (project / OWN_WORKFLOW).write_text(own)
+    commit_all(project, "Our own CI")
+
+    update(project, ref="v0.1.0")
+
+    assert (project / ".github/workflows/ci-project.yml").read_text() == own
+    fresh = copy(template_repo, tmp_path / "fresh", "v0.1.0", tasks=False)
+    assert (project / OWN_WORKFLOW).read_text() == (fresh / OWN_WORKFLOW).read_text()
+    assert not [name for name, text in tree(project).items() if b"<<<<<<<" in text or name.endswith(".rej")]

