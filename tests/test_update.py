@@ -153,8 +153,9 @@ def conflicted(project: Path) -> list[str]:
 
 
 def log_pings(handlers: str) -> str:
-    """A user's edit to handlers.py: a line in the ``ping`` case."""
-    edited = handlers.replace("return Pong(id=ping_id)", 'print("ping")  # ours\n            return Pong(id=ping_id)')
+    """A user's edit to handlers.py: a line in ``publish()``, which every interface style has."""
+    anchor = '    return Published(room=room, seq=await manager.publish(room, text, sender="http"))'
+    edited = handlers.replace(anchor, '    print("published")  # ours\n' + anchor)
     assert edited != handlers
     return edited
 
