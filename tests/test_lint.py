@@ -1,17 +1,20 @@
-"""The template's own test code meets the style it asks of generated projects."""
+"""The template's own Python (its tests and hooks) meets the style it asks of generated projects."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
 
 
-def test_template_tests_are_ruff_clean() -> None:
+@pytest.mark.parametrize("folder", ["tests", "hooks"])
+def test_template_python_is_ruff_clean(folder: str) -> None:
     for command in (["check"], ["format", "--check"]):
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, "--no-cache", "tests"],
+            [sys.executable, "-m", "ruff", *command, "--no-cache", folder],
             cwd=ROOT,
             capture_output=True,
             text=True,
