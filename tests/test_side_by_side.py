@@ -28,12 +28,12 @@ def test_transport_mode_changes_only_encoding_frame_rules_and_their_tests(render
     text = rendered(interface_style=style, transport_mode="text")
     binary = rendered(interface_style=style, transport_mode="binary")
     assert differing(text, binary) == ALWAYS | {
-        f"{SRC}/models.py",
+        f"{SRC}/codec.py",
         f"{SRC}/protocol.py",
         "tests/helpers.py",
+        "tests/test_codec.py",
+        "tests/test_dispatch.py",
         "tests/test_fuzz.py",
-        "tests/test_handlers.py",
-        "tests/test_models.py",
         "tests/test_router.py",
         "tests/test_server.py",
     }
@@ -50,6 +50,7 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
     assert differing(rendered(interface_style="low_level"), rendered(interface_style="stream")) == ALWAYS | {
         f"{SRC}/__main__.py",
         f"{SRC}/app.py",
+        f"{SRC}/dispatch.py",
         f"{SRC}/handlers.py",
         f"{SRC}/manager.py",
         f"{SRC}/protocol.py",
@@ -57,6 +58,7 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
         f"{SRC}/router.py",
         f"{SRC}/settings.py",
         "tests/helpers.py",
+        "tests/test_dispatch.py",
         "tests/test_fuzz.py",
         "tests/test_handlers.py",
         "tests/test_ratelimit.py",
@@ -92,7 +94,7 @@ def test_redis_broker_adds_its_module_and_touches_only_delivery_health_and_setti
 ) -> None:
     memory = rendered(interface_style=style)
     redis = rendered(interface_style=style, broker="redis")
-    duplex_only = {f"{SRC}/handlers.py"} if style != "stream" else set()
+    duplex_only = {f"{SRC}/dispatch.py"} if style != "stream" else set()
     assert differing(memory, redis) == ALWAYS | duplex_only | {
         ".github/workflows/ci.yml",
         "pyproject.toml",

@@ -30,6 +30,7 @@ LAYOUT = {
     f"src/{PACKAGE}/__main__.py",
     f"src/{PACKAGE}/app.py",
     f"src/{PACKAGE}/broker.py",
+    f"src/{PACKAGE}/codec.py",
     f"src/{PACKAGE}/handlers.py",
     f"src/{PACKAGE}/manager.py",
     f"src/{PACKAGE}/models.py",
@@ -41,10 +42,10 @@ LAYOUT = {
     "tests/conftest.py",
     "tests/helpers.py",
     "tests/test_broker.py",
+    "tests/test_codec.py",
     "tests/test_fuzz.py",
     "tests/test_handlers.py",
     "tests/test_manager.py",
-    "tests/test_models.py",
     "tests/test_router.py",
     "tests/test_server.py",
     "tests/test_settings.py",
@@ -57,7 +58,12 @@ JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{ [^{}]+ \}\}")
 """GitHub Actions' ``${{ expression }}``: meant to be there, in workflow files only."""
 
-ONLY_DUPLEX = {f"src/{PACKAGE}/ratelimit.py", "tests/test_ratelimit.py"}
+ONLY_DUPLEX = {
+    f"src/{PACKAGE}/dispatch.py",
+    f"src/{PACKAGE}/ratelimit.py",
+    "tests/test_dispatch.py",
+    "tests/test_ratelimit.py",
+}
 ONLY_TOKEN_AUTH = {f"src/{PACKAGE}/auth.py", "tests/test_auth.py"}
 ONLY_REDIS = {f"src/{PACKAGE}/redis_broker.py", "tests/test_redis.py"}
 
