@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 
-from .conftest import MODES, ROOT, STYLES
+from .conftest import MODES, ROOT, STYLES, service_env
 
 PACKAGE = "rooms_service"
 HANDLERS = f"src/{PACKAGE}/handlers.py"
@@ -351,3 +352,160 @@ def test_migration_moves_a_projects_own_workflow_aside(template_repo: Path, tmp_
     fresh = copy(template_repo, tmp_path / "fresh", "v0.1.0", tasks=False)
     assert (project / OWN_WORKFLOW).read_text() == (fresh / OWN_WORKFLOW).read_text()
     assert not [name for name, text in tree(project).items() if b"<<<<<<<" in text or name.endswith(".rej")]
+
+
+PATTERN_FIXES = {
+    "src/{{package_name}}/{% if duplex %}dispatch.py{% endif %}.jinja": "async def dispatch(",
+    "src/{{package_name}}/codec.py.jinja": "def parse(",
+    "src/{{package_name}}/manager.py.jinja": "class ConnectionManager",
+    "tests/helpers.py.jinja": "class FakeSocket",
+}
+"""Pattern files a throwaway release changes, each at the line it inserts a fix above."""
+
+PATTERN_FIX = "# Fixed in the next template release.\n"
+
+
+@pytest.fixture(scope="session")
+def pattern_release_repo(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The throwaway template at ``v0.1.0``, plus ``v0.1.1``: a release that changes only pattern code.
+
+    ``v0.1.1`` touches the dispatch path (``dispatch.py``, ``codec.py``), ``manager.py`` and the
+    tests' shared helpers (``tests/helpers.py``, also given a new helper at its end), nothing else.
+    """
+    repo = tmp_path_factory.mktemp("pattern-release") / "copier-litestar-ws"
+    git(template_repo.parent, "clone", "--quiet", "--branch", "v0.1.0", str(template_repo), str(repo))
+    git(repo, "tag", "--delete", "v0.2.0")
+    for name, anchor in PATTERN_FIXES.items():
+        path = repo / "template" / name
+        text = path.read_text()
+        assert text.count(anchor) == 1, f"{anchor!r} is not once in {name}"
+        path.write_text(text.replace(anchor, PATTERN_FIX + anchor))
+    with (repo / "template" / "tests" / "helpers.py.jinja").open("a") as helpers:
+        helpers.write(
+            '\n\ndef decoded(frames: list[str | bytes]) -> list[object]:\n    """Frames as JSON."""\n'
+            "    return [json.loads(frame) for frame in frames]\n"
+        )
+    git(repo, "switch", "--quiet", "--create", "next")
+    commit_all(repo, "Fix pattern code", tag="v0.1.1")
+    return repo
+
+
+SHOUT_MODEL = '''
+
+class Shout(_Message):
+    """``{"type":"shout","room":R,"text":T}``: our own message type, say in capitals."""
+
+    type: Literal["shout"]
+    room: RoomName
+    text: MessageText
+'''
+
+SHOUT_CASE = """        case Shout(room=room, text=text):
+            if room not in connection.rooms:
+                return Error(code="not_member", detail="Join the room before shouting in it.")
+            await manager.publish(room, text.upper(), sender=connection.sender)
+            return None
+"""
+
+SHOUT_TEST = """
+
+async def test_shout_reaches_members_in_capitals() -> None:
+    manager = await started_manager()
+    socket = FakeSocket()
+    connection = manager.connect(socket)
+    connection.start_writer()
+    await handle(Join(type="join", room="r"), connection, manager)
+    assert await handle(Shout(type="shout", room="r", text="hi"), connection, manager) is None
+    assert (await socket.wait_for_frames(1))[0]["text"] == "HI"
+    await manager.disconnect(connection)
+"""
+
+SETTING = '    shout_prefix: str = "!"\n    """Our own setting: what a shout starts with."""\n\n'
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of ``old`` in ``path``; fail if it is not there exactly once."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} is not once in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def add_a_message_type_and_a_setting(project: Path) -> None:
+    """What a team does first: its own message type (model, case, test) and a setting."""
+    src = project / "src" / PACKAGE
+    models = src / "models.py"
+    replace_once(
+        models,
+        "\n\nClientMessage = Annotated[Ping | Join | Leave | Say,",
+        SHOUT_MODEL + "\n\nClientMessage = Annotated[Ping | Join | Leave | Say | Shout,",
+    )
+    replace_once(src / "handlers.py", "    Say,\n    ServerMessage,\n", "    Say,\n    ServerMessage,\n    Shout,\n")
+    replace_once(src / "handlers.py", "        case _:\n", SHOUT_CASE + "        case _:\n")
+    replace_once(project / "tests" / "test_handlers.py", "Published, Say\n", "Published, Say, Shout\n")
+    with (project / "tests" / "test_handlers.py").open("a") as tests:
+        tests.write(SHOUT_TEST)
+    replace_once(src / "settings.py", "    max_message_bytes: int", SETTING + "    max_message_bytes: int")
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_an_update_of_pattern_code_does_not_conflict_with_a_new_message_type(
+    pattern_release_repo: Path, tmp_path: Path
+) -> None:
+    """The measure of keeping pattern code apart: user files and template fixes merge cleanly."""
+    project = copy(pattern_release_repo, tmp_path / "project", "v0.1.0")
+    add_a_message_type_and_a_setting(project)
+    commit_all(project, "Shout, and its prefix setting")
+    ours = tree(project)
+
+    update(project)
+
+    fresh = copy(pattern_release_repo, tmp_path / "fresh", "v0.1.1", tasks=False)
+    updated, expected = tree(project), tree(fresh)
+    assert conflicted(project) == []
+    assert "UU" not in git(project, "status", "--porcelain")
+    assert answers_of(project)["_commit"] == "v0.1.1"
+    assert updated.keys() == expected.keys()
+    fixed = {
+        name
+        for name in expected
+        if name in ours and expected[name] != ours[name] and PATTERN_FIX.encode() in expected[name]
+    }
+    assert fixed == {
+        f"src/{PACKAGE}/dispatch.py",
+        f"src/{PACKAGE}/codec.py",
+        f"src/{PACKAGE}/manager.py",
+        "tests/helpers.py",
+    }
+    for name in fixed:
+        assert updated[name] == expected[name], f"{name} did not get the release's fix"
+    edited = {
+        "src/rooms_service/models.py",
+        "src/rooms_service/handlers.py",
+        "src/rooms_service/settings.py",
+        "tests/test_handlers.py",
+    }
+    assert {name for name in expected if updated[name] != expected[name]} == edited
+    for name in edited:
+        assert updated[name] == ours[name], f"the team's {name} changed"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "tests/test_handlers.py",
+            "tests/test_dispatch.py",
+        ],
+        cwd=project,
+        env=service_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\d+ passed", result.stdout), result.stdout
