@@ -509,3 +509,75 @@ def test_an_update_of_pattern_code_does_not_conflict_with_a_new_message_type(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\d+ passed", result.stdout), result.stdout
+
+
+def commits_with_the_workflow() -> list[str]:
+    """First-parent commits of this repository's history whose template renders the CI workflow.
+
+    Every render from one of them holds the template's ``.github/workflows/ci.yml``. Empty where
+    this working tree is not a git clone with history (CI checks out with ``fetch-depth: 0``).
+    """
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-list", "--first-parent", "HEAD"], capture_output=True, text=True, check=False
+    )
+    commits = result.stdout.split() if result.returncode == 0 else []
+    return [
+        commit[:12]
+        for commit in commits
+        if subprocess.run(
+            ["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}:template/{OWN_WORKFLOW}.jinja"],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    ]
+
+
+HISTORY = commits_with_the_workflow()
+
+
+@pytest.fixture(scope="session")
+def history_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository's history without its tags, plus this working tree tagged ``v0.1.0``.
+
+    As when the first release is cut on a commit later than every render made so far.
+    """
+    repo = tmp_path_factory.mktemp("history") / "copier-litestar-ws"
+    git(ROOT, "clone", "--quiet", "--no-tags", str(ROOT), str(repo))
+    for tag in git(repo, "tag", "--list").split():
+        git(repo, "tag", "--delete", tag)
+    git(repo, "rm", "-r", "--quiet", "--cached", ".")
+    for path in repo.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.copytree(ROOT, repo, ignore=NOT_TEMPLATE, dirs_exist_ok=True)
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--allow-empty", "--no-verify", "--no-gpg-sign", "--message", "The first release")
+    git(repo, "tag", "--annotate", "--message", "First release", "v0.1.0")
+    return repo
+
+
+@pytest.mark.parametrize(
+    "commit",
+    [
+        pytest.param(commit, marks=pytest.mark.xdist_group(f"history-{index % 2}"))
+        for index, commit in enumerate(HISTORY)
+    ],
+)
+def test_a_render_from_any_commit_keeps_the_templates_workflow_on_the_first_release(
+    history_repo: Path, tmp_path: Path, commit: str
+) -> None:
+    """The 0.1.0 migration runs for every untagged render, and must not move the template's ci.yml."""
+    project = copy(history_repo, tmp_path / "project", commit, tasks=False)
+    git(project, "init", "--quiet")
+    commit_all(project, "Rendered before the first release")
+    assert (project / OWN_WORKFLOW).is_file()
+
+    update(project)
+
+    fresh = copy(history_repo, tmp_path / "fresh", "v0.1.0", tasks=False)
+    assert answers_of(project)["_commit"] == "v0.1.0"
+    assert not (project / ".github/workflows/ci-project.yml").exists()
+    assert (project / OWN_WORKFLOW).read_text() == (fresh / OWN_WORKFLOW).read_text()
+    assert not [line for line in git(project, "status", "--porcelain").splitlines() if line.startswith("R")]
+    assert conflicted(project) == []
