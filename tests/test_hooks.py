@@ -196,3 +196,23 @@ def test_every_hook_copier_runs_exists() -> None:
     config = (ROOT / "copier.yml").read_text()
     referenced = {line.split("/hooks/")[1].strip().strip('"') for line in config.splitlines() if "/hooks/" in line}
     assert referenced == {path.name for path in HOOKS.glob("*.py")}
+
+
+def test_report_hook_undoes_an_update_that_renamed_the_package(tmp_path: Path) -> None:
+    """A package_name changed at a prompt: the after-migration puts the last commit back, exits 1."""
+    git(tmp_path, "init", "--quiet")
+    (tmp_path / ".copier-answers.yml").write_text("_commit: v0.1.0\npackage_name: rooms_service\n")
+    (tmp_path / "src" / "rooms_service").mkdir(parents=True)
+    (tmp_path / "src" / "rooms_service" / "handlers.py").write_text("# ours\n")
+    commit_all(tmp_path, "Before the update")
+    before = state(tmp_path)
+    (tmp_path / ".copier-answers.yml").write_text("_commit: v0.1.0\npackage_name: chat\n")
+    (tmp_path / "src" / "rooms_service" / "handlers.py").unlink()
+    (tmp_path / "src" / "chat").mkdir()
+    (tmp_path / "src" / "chat" / "handlers.py").write_text("# the template's\n")
+    result = subprocess.run(
+        [sys.executable, str(HOOKS / "report_removed_files.py")], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "cannot rename the package from 'rooms_service' to 'chat'" in result.stderr
+    assert state(tmp_path) == before

@@ -581,3 +581,49 @@ def test_a_render_from_any_commit_keeps_the_templates_workflow_on_the_first_rele
     assert (project / OWN_WORKFLOW).read_text() == (fresh / OWN_WORKFLOW).read_text()
     assert not [line for line in git(project, "status", "--porcelain").splitlines() if line.startswith("R")]
     assert conflicted(project) == []
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_changing_package_name_on_update_is_refused_before_anything_changes(projects: Projects, tmp_path: Path) -> None:
+    """Copier would leave the user's edits and modules behind in src/<old>/; the migration refuses."""
+    project = projects.committed(tmp_path / "project", "listener", "text")
+    (project / HANDLERS).write_text(log_pings((project / HANDLERS).read_text()))
+    (project / "src" / PACKAGE / "extra.py").write_text('"""Our own module."""\n')
+    commit_all(project, "Our edits")
+    before = tree(project), git(project, "status", "--porcelain"), git(project, "rev-parse", "HEAD")
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", "package_name=chat_rooms"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cannot rename the package from 'rooms_service' to 'chat_rooms'" in result.stderr
+    assert "Nothing was changed." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tree(project), git(project, "status", "--porcelain"), git(project, "rev-parse", "HEAD")) == before
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_an_answer_switch_that_deletes_an_edited_file_says_so(projects: Projects, tmp_path: Path) -> None:
+    """auth token -> none deletes auth.py, edited or not; the after-migration lists what went."""
+    project = copy(projects.template, tmp_path / "project", "v0.1.0", auth="token")
+    auth = project / "src" / PACKAGE / "auth.py"
+    edited = auth.read_text() + "\n# our JWT check goes here\n"
+    auth.write_text(edited)
+    commit_all(project, "Our token check")
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", "auth=none"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not auth.exists()
+    assert "This update removed files the new answers do not render:" in result.stdout
+    assert f"  src/{PACKAGE}/auth.py\n" in result.stdout
+    assert "  tests/test_auth.py\n" in result.stdout
+    assert "git checkout HEAD -- <file>" in result.stdout
+    assert git(project, "show", f"HEAD:src/{PACKAGE}/auth.py") == edited
