@@ -2,7 +2,9 @@
 
 A throwaway git repository of the template is built once per xdist worker, with three tags:
 ``v0.0.9`` (before the template shipped a CI workflow), ``v0.1.0`` (this working tree) and
-``v0.2.0`` (``v0.1.0`` plus a change to the README, ``.gitignore`` and one new file). Projects are
+``v0.2.0`` (``v0.1.0`` plus a change to the README, ``.gitignore`` and one new file). Other
+throwaway repositories add a release that changes only pattern code (``v0.1.1``), and this
+repository's own history with a first tag on the working tree. Projects are
 copied at a tag with the copy task on (so the task makes them git repositories) and updated with
 Copier's Python API, as ``copier update --trust --defaults`` would.
 """
@@ -242,7 +244,8 @@ def test_an_edit_in_handlers_survives_an_update_elsewhere(
 def test_changing_style_and_mode_on_update_rewrites_the_variant_and_keeps_edits(
     projects: Projects, tmp_path: Path, old: tuple[str, str], new: tuple[str, str]
 ) -> None:
-    """Every variant has the same files, so nothing is deleted: their content switches over.
+    """The project ends with exactly the new variant's files (a switch to or from ``stream`` adds or
+    deletes dispatch.py and ratelimit.py with their tests); the rest switches content over.
 
     An edit to a file the new answers do not change (handlers.py) is kept as it is; an edit to
     one they rewrite (router.py) comes back as an inline conflict between the two versions.
@@ -305,9 +308,9 @@ def test_update_refuses_a_project_rendered_from_a_template_not_under_git(templat
 
 
 def test_update_needs_trust_even_with_skip_tasks(projects: Projects, tmp_path: Path) -> None:
-    """The old version's tasks count whatever --skip-tasks says, and so does a migration to run."""
+    """The old version's tasks count whatever --skip-tasks says, and so do the migrations every update runs."""
     project = projects.committed(tmp_path / "project", "listener", "text")
-    with pytest.raises(UnsafeTemplateError, match=r"unsafe feature: tasks\."):
+    with pytest.raises(UnsafeTemplateError, match=r"unsafe features: migrations, tasks\."):
         copier.run_update(project, defaults=True, overwrite=True, skip_answered=True, skip_tasks=True, quiet=True)
 
     older = copy(projects.template, tmp_path / "older", "v0.0.9")
