@@ -30,6 +30,7 @@ def test_transport_mode_changes_only_encoding_frame_rules_and_their_tests(render
     binary = rendered(interface_style=style, transport_mode="binary")
     assert differing(text, binary) == ALWAYS | {
         f"{SRC}/codec.py",
+        f"{SRC}/manager.py",
         f"{SRC}/protocol.py",
         "tests/helpers.py",
         "tests/test_codec.py",
@@ -62,6 +63,7 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
         "tests/test_dispatch.py",
         "tests/test_fuzz.py",
         "tests/test_handlers.py",
+        "tests/test_manager.py",
         "tests/test_ratelimit.py",
         "tests/test_router.py",
         "tests/test_server.py",
