@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 from litestar import Litestar
 from litestar.testing import TestClient
+from websockets.sync.client import connect
 
 from .conftest import ROOT, STYLES
-from .test_update import NOT_TEMPLATE, commit_all, git
+from .test_update import IDENTITY, NOT_TEMPLATE, commit_all, git
 
 DOCS = ROOT / "docs"
 STYLE_PAGE = DOCS / "interface-styles.md"
@@ -45,12 +52,6 @@ def run_example(style: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setitem(sys.modules, module.__name__, module)
     exec(compile(example_of(style), f"{STYLE_PAGE}:{style}", "exec"), module.__dict__)
     return module
-
-
-def readme_command(opening: str) -> str:
-    """The README's shell command that starts with ``opening``."""
-    commands = re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(), re.DOTALL)
-    return next(command for command in commands if command.startswith(opening))
 
 
 def test_site_builds_strictly(tmp_path: Path) -> None:
@@ -94,33 +95,120 @@ def test_readme_links_to_pages_that_exist() -> None:
     assert [link for link in links if not (ROOT / link).is_file()] == []
 
 
-def test_readme_quick_start_renders_a_committed_service_from_a_fresh_clone(tmp_path: Path) -> None:
-    """The README's first command, up to ``uv run``, in a fresh copy of this repository."""
+USER_FLOWS = {
+    "README.md": ["Quick start"],
+    "docs/getting-started.md": ["Render a service and run it", "Test the service", "Update the service"],
+}
+"""Per page, the sections whose ``sh`` blocks are, in order, what a new user runs."""
+
+INSTALL = "python -m pip install copier uv"
+RUN = "uv run rooms_service"
+UPDATE = "copier update --trust --defaults"
+NEXT_RELEASE = "\n## Support\n\nAsk in the team's chat.\n"
+
+
+def user_commands(page: str) -> list[str]:
+    """The shell commands of ``page``'s user flow, one per line (``&&`` chains split), in order."""
+    text = (ROOT / page).read_text()
+    commands = []
+    for heading in USER_FLOWS[page]:
+        section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+        for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL):
+            for line in block.splitlines():
+                if line.strip() and not line.lstrip().startswith("#"):
+                    commands += line.split(" && ")
+    return commands
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serve_ping_and_stop(command: str, cwd: Path, env: dict[str, str]) -> None:
+    """Start the service with ``command`` (plus ``--port``, as 8000 may be taken), ping it, stop it with Ctrl+C."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {command} --port {port}"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert server.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in server.stdout or ()], daemon=True)
+    reader.start()
+    output = []
+    try:
+        deadline = time.monotonic() + 300  # the first `uv run` installs the service's environment
+        while not any("Uvicorn running on" in line for line in output):
+            output.append(lines.get(timeout=max(deadline - time.monotonic(), 0.1)))
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as client:
+            client.send(json.dumps({"type": "ping", "id": "quick-start"}))
+            assert json.loads(client.recv(timeout=10)) == {"type": "pong", "id": "quick-start"}
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=60)
+        reader.join(timeout=10)
+        server.stdout.close()
+    while not lines.empty():
+        output.append(lines.get())
+    # Ctrl+C: uvicorn shuts down cleanly; uv then exits 130 (128 + SIGINT), as shells expect.
+    assert server.returncode in (0, 130), "".join(output)
+    assert "Finished server process" in "".join(output), "".join(output)
+
+
+@pytest.mark.parametrize("page", sorted(USER_FLOWS))
+def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_path: Path, page: str) -> None:
+    """Every command the page shows a user, as written, in a fresh clone whose newest tag is v0.1.0.
+
+    Copy, run (start, get a pong, Ctrl+C), test, commit the lock file, then the first
+    ``copier update`` once the template has a next release (v0.1.1). The install command is
+    checked, not run: this environment already has Copier and uv.
+    """
     clone = tmp_path / "copier-litestar-ws"
     shutil.copytree(ROOT, clone, ignore=NOT_TEMPLATE)
     git(clone, "init", "--quiet")
     commit_all(clone, "A fresh clone")
-    command = readme_command("python -m pip install copier uv && ")
-    install, copy, change_directory, run = command.split(" && ")
-    assert (install, change_directory, run) == (
-        "python -m pip install copier uv",
-        "cd ../rooms-service",
-        "uv run rooms_service",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", *copy.split()], cwd=clone, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    service = tmp_path / "rooms-service"
-    assert (service / "src" / "rooms_service" / "__main__.py").is_file()
-    assert git(service, "rev-list", "--count", "HEAD").strip() == "1"
-    assert git(service, "status", "--porcelain") == ""
-
-    # docs/updating.md: a service copied from "." updates once _src_path names the template.
-    answers = service / ".copier-answers.yml"
-    assert "_src_path: .\n" in answers.read_text()
-    answers.write_text(answers.read_text().replace("_src_path: .\n", f"_src_path: {clone}\n"))
-    commit_all(service, "Record where the template is")
-    update = [sys.executable, "-m", "copier", "update", "--trust", "--defaults"]
-    result = subprocess.run(update, cwd=service, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
+    git(clone, "tag", "--annotate", "--message", "The first release", "v0.1.0")
+    env = {
+        **{name: value for name, value in os.environ.items() if name != "VIRTUAL_ENV" and not name.startswith("WS_")},
+        **IDENTITY,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    commands = user_commands(page)
+    assert commands[0] == INSTALL
+    assert RUN in commands
+    assert commands[-1] == UPDATE
+    cwd = clone
+    for command in commands[1:]:
+        if command.startswith("cd "):
+            cwd = (cwd / command.removeprefix("cd ")).resolve()
+            continue
+        if command == RUN:
+            serve_ping_and_stop(command, cwd, env)
+            continue
+        if command == UPDATE:
+            with (clone / "template" / "README.md.jinja").open("a") as readme:
+                readme.write(NEXT_RELEASE)
+            commit_all(clone, "The next release")
+            git(clone, "tag", "--annotate", "--message", "The next release", "v0.1.1")
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
+        assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+        if command.startswith("copier copy "):
+            service = tmp_path / "rooms-service"
+            answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+            assert (answers["_commit"], answers["_src_path"]) == ("v0.1.0", str(clone))
+            assert git(service, "status", "--porcelain") == ""
+    answers = yaml.safe_load((cwd / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v0.1.1"
+    assert NEXT_RELEASE in (cwd / "README.md").read_text()
+    assert git(cwd, "status", "--porcelain") == " M .copier-answers.yml\n M README.md\n"

@@ -118,30 +118,63 @@ def test_git_init_hook_run_twice_commits_once(tmp_path: Path) -> None:
     assert git(tmp_path, "rev-list", "--count", "HEAD").strip() == "1"
 
 
-def test_migration_moves_the_projects_workflow_once(tmp_path: Path) -> None:
-    git(tmp_path, "init", "--quiet")
-    (tmp_path / WORKFLOWS).mkdir(parents=True)
-    (tmp_path / WORKFLOWS / "ci.yml").write_text("name: Ours\n")
-    commit_all(tmp_path, "Our CI")
+def template_at(repo: Path, *, ships_workflow: bool) -> tuple[str, str]:
+    """A template repository whose one commit does (or does not) render ``ci.yml``: (path, commit)."""
+    repo.mkdir()
+    git(repo, "init", "--quiet")
+    (repo / "copier.yml").write_text("_subdirectory: template\n")
+    (repo / "template").mkdir()
+    (repo / "template" / "README.md.jinja").write_text("# {{ project_name }}\n")
+    if ships_workflow:
+        (repo / "template" / WORKFLOWS).mkdir(parents=True)
+        (repo / "template" / WORKFLOWS / "ci.yml.jinja").write_text("name: CI\n")
+    commit_all(repo, "A template")
+    return str(repo), git(repo, "rev-parse", "--short", "HEAD").strip()
 
-    run_hook("move_own_ci_workflow.py", tmp_path)
-    moved = state(tmp_path)
+
+def project_with_workflow(project: Path, workflow: str) -> Path:
+    """A committed project holding ``.github/workflows/ci.yml`` with ``workflow``."""
+    project.mkdir()
+    git(project, "init", "--quiet")
+    (project / WORKFLOWS).mkdir(parents=True)
+    (project / WORKFLOWS / "ci.yml").write_text(workflow)
+    commit_all(project, "CI")
+    return project
+
+
+def test_migration_moves_the_projects_own_workflow_once(tmp_path: Path) -> None:
+    """The recorded commit rendered no ci.yml: the project's is the team's own, moved aside."""
+    template = template_at(tmp_path / "template", ships_workflow=False)
+    project = project_with_workflow(tmp_path / "project", "name: Ours\n")
+
+    first = run_hook("move_own_ci_workflow.py", project, *template)
+    moved = state(project)
     assert moved[2] == {".github/workflows/ci-project.yml": b"name: Ours\n"}
     assert moved[1] == "R  .github/workflows/ci.yml -> .github/workflows/ci-project.yml\n"
+    assert "Moved your .github/workflows/ci.yml" in first.stdout
 
-    run_hook("move_own_ci_workflow.py", tmp_path)
-    assert state(tmp_path) == moved
+    run_hook("move_own_ci_workflow.py", project, *template)
+    assert state(project) == moved
+
+
+def test_migration_never_moves_a_workflow_the_template_rendered(tmp_path: Path) -> None:
+    """The recorded commit rendered ci.yml: it is the template's file, edited or not; it stays."""
+    template = template_at(tmp_path / "template", ships_workflow=True)
+    project = project_with_workflow(tmp_path / "project", "name: CI\n# our extra step\n")
+    before = state(project)
+    result = run_hook("move_own_ci_workflow.py", project, *template)
+    assert state(project) == before
+    assert result.stdout == ""
 
 
 def test_migration_leaves_the_templates_workflow_alone_once_both_exist(tmp_path: Path) -> None:
-    git(tmp_path, "init", "--quiet")
-    (tmp_path / WORKFLOWS).mkdir(parents=True)
-    (tmp_path / WORKFLOWS / "ci.yml").write_text("name: CI\n")
-    (tmp_path / WORKFLOWS / "ci-project.yml").write_text("name: Ours\n")
-    commit_all(tmp_path, "After the update")
-    before = state(tmp_path)
-    run_hook("move_own_ci_workflow.py", tmp_path)
-    assert state(tmp_path) == before
+    template = template_at(tmp_path / "template", ships_workflow=False)
+    project = project_with_workflow(tmp_path / "project", "name: CI\n")
+    (project / WORKFLOWS / "ci-project.yml").write_text("name: Ours\n")
+    commit_all(project, "After the update")
+    before = state(project)
+    run_hook("move_own_ci_workflow.py", project, *template)
+    assert state(project) == before
 
 
 @pytest.mark.parametrize("script", sorted(path.name for path in HOOKS.glob("*.py")))
@@ -163,3 +196,23 @@ def test_every_hook_copier_runs_exists() -> None:
     config = (ROOT / "copier.yml").read_text()
     referenced = {line.split("/hooks/")[1].strip().strip('"') for line in config.splitlines() if "/hooks/" in line}
     assert referenced == {path.name for path in HOOKS.glob("*.py")}
+
+
+def test_report_hook_undoes_an_update_that_renamed_the_package(tmp_path: Path) -> None:
+    """A package_name changed at a prompt: the after-migration puts the last commit back, exits 1."""
+    git(tmp_path, "init", "--quiet")
+    (tmp_path / ".copier-answers.yml").write_text("_commit: v0.1.0\npackage_name: rooms_service\n")
+    (tmp_path / "src" / "rooms_service").mkdir(parents=True)
+    (tmp_path / "src" / "rooms_service" / "handlers.py").write_text("# ours\n")
+    commit_all(tmp_path, "Before the update")
+    before = state(tmp_path)
+    (tmp_path / ".copier-answers.yml").write_text("_commit: v0.1.0\npackage_name: chat\n")
+    (tmp_path / "src" / "rooms_service" / "handlers.py").unlink()
+    (tmp_path / "src" / "chat").mkdir()
+    (tmp_path / "src" / "chat" / "handlers.py").write_text("# the template's\n")
+    result = subprocess.run(
+        [sys.executable, str(HOOKS / "report_removed_files.py")], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "cannot rename the package from 'rooms_service' to 'chat'" in result.stderr
+    assert state(tmp_path) == before

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import filecmp
+import re
 from pathlib import Path
 
 import pytest
 
-from .conftest import Render
+from .conftest import ROOT, Render
 from .test_variants import PACKAGE
 
 SRC = f"src/{PACKAGE}"
@@ -29,6 +30,7 @@ def test_transport_mode_changes_only_encoding_frame_rules_and_their_tests(render
     binary = rendered(interface_style=style, transport_mode="binary")
     assert differing(text, binary) == ALWAYS | {
         f"{SRC}/codec.py",
+        f"{SRC}/manager.py",
         f"{SRC}/protocol.py",
         "tests/helpers.py",
         "tests/test_codec.py",
@@ -61,6 +63,7 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
         "tests/test_dispatch.py",
         "tests/test_fuzz.py",
         "tests/test_handlers.py",
+        "tests/test_manager.py",
         "tests/test_ratelimit.py",
         "tests/test_router.py",
         "tests/test_server.py",
@@ -109,3 +112,46 @@ def test_redis_broker_adds_its_module_and_touches_only_delivery_health_and_setti
         "tests/test_redis.py",
         "tests/test_server.py",
     }
+
+
+SWITCH_TARGETS = {
+    "`interface_style` to `low_level`, `class_based` or `combined`": [
+        {"interface_style": style} for style in ("low_level", "class_based", "combined")
+    ],
+    "`interface_style` to `stream`": [{"interface_style": "stream"}],
+    "`transport_mode` to `binary`": [{"transport_mode": "binary"}],
+    "`auth` to `token`": [{"auth": "token"}],
+    "`broker` to `redis`": [{"broker": "redis"}],
+}
+"""The rows of docs/updating.md's table of answer switches, by their first cell."""
+
+
+def documented_switches() -> dict[str, tuple[set[str], set[str], set[str]]]:
+    """docs/updating.md's switch table: per row, the (adds, deletes, rewrites) paths in the project."""
+    text = (ROOT / "docs" / "updating.md").read_text()
+    table = text.split("<!-- switches: derived from real renders by tests/test_side_by_side.py -->\n", 1)[1]
+    rows = {}
+    for line in table.split("\n\n", 1)[0].splitlines()[2:]:
+        label, *cells = (cell.strip() for cell in line.strip().strip("|").split("|"))
+
+        def paths(cell: str) -> set[str]:
+            names = re.findall(r"`([^`]+)`", cell)
+            return {f"{SRC}/{name}" if "/" not in name and name.endswith(".py") else name for name in names}
+
+        rows[label] = (paths(cells[0]), paths(cells[1]), paths(cells[2]))
+    return rows
+
+
+def test_the_docs_list_exactly_what_each_answer_switch_adds_deletes_and_rewrites(rendered: Render) -> None:
+    """Derived from real renders: the default variant against each switched one."""
+    documented = documented_switches()
+    assert documented.keys() == SWITCH_TARGETS.keys()
+    base = rendered()
+    names = {path.relative_to(base).as_posix() for path in base.rglob("*") if path.is_file()}
+    for label, targets in SWITCH_TARGETS.items():
+        for answers in targets:
+            other = rendered(**answers)
+            others = {path.relative_to(other).as_posix() for path in other.rglob("*") if path.is_file()}
+            changed = differing(base, other) - ALWAYS
+            actual = (others - names, names - others, changed & names & others)
+            assert actual == documented[label], f"{label} ({answers})"

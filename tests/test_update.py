@@ -2,7 +2,9 @@
 
 A throwaway git repository of the template is built once per xdist worker, with three tags:
 ``v0.0.9`` (before the template shipped a CI workflow), ``v0.1.0`` (this working tree) and
-``v0.2.0`` (``v0.1.0`` plus a change to the README, ``.gitignore`` and one new file). Projects are
+``v0.2.0`` (``v0.1.0`` plus a change to the README, ``.gitignore`` and one new file). Other
+throwaway repositories add a release that changes only pattern code (``v0.1.1``), and this
+repository's own history with a first tag on the working tree. Projects are
 copied at a tag with the copy task on (so the task makes them git repositories) and updated with
 Copier's Python API, as ``copier update --trust --defaults`` would.
 """
@@ -13,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +25,7 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 
-from .conftest import MODES, ROOT, STYLES
+from .conftest import MODES, ROOT, STYLES, service_env
 
 PACKAGE = "rooms_service"
 HANDLERS = f"src/{PACKAGE}/handlers.py"
@@ -241,7 +244,8 @@ def test_an_edit_in_handlers_survives_an_update_elsewhere(
 def test_changing_style_and_mode_on_update_rewrites_the_variant_and_keeps_edits(
     projects: Projects, tmp_path: Path, old: tuple[str, str], new: tuple[str, str]
 ) -> None:
-    """Every variant has the same files, so nothing is deleted: their content switches over.
+    """The project ends with exactly the new variant's files (a switch to or from ``stream`` adds or
+    deletes dispatch.py and ratelimit.py with their tests); the rest switches content over.
 
     An edit to a file the new answers do not change (handlers.py) is kept as it is; an edit to
     one they rewrite (router.py) comes back as an inline conflict between the two versions.
@@ -304,9 +308,9 @@ def test_update_refuses_a_project_rendered_from_a_template_not_under_git(templat
 
 
 def test_update_needs_trust_even_with_skip_tasks(projects: Projects, tmp_path: Path) -> None:
-    """The old version's tasks count whatever --skip-tasks says, and so does a migration to run."""
+    """The old version's tasks count whatever --skip-tasks says, and so do the migrations every update runs."""
     project = projects.committed(tmp_path / "project", "listener", "text")
-    with pytest.raises(UnsafeTemplateError, match=r"unsafe feature: tasks\."):
+    with pytest.raises(UnsafeTemplateError, match=r"unsafe features: migrations, tasks\."):
         copier.run_update(project, defaults=True, overwrite=True, skip_answered=True, skip_tasks=True, quiet=True)
 
     older = copy(projects.template, tmp_path / "older", "v0.0.9")
@@ -351,3 +355,278 @@ def test_migration_moves_a_projects_own_workflow_aside(template_repo: Path, tmp_
     fresh = copy(template_repo, tmp_path / "fresh", "v0.1.0", tasks=False)
     assert (project / OWN_WORKFLOW).read_text() == (fresh / OWN_WORKFLOW).read_text()
     assert not [name for name, text in tree(project).items() if b"<<<<<<<" in text or name.endswith(".rej")]
+
+
+PATTERN_FIXES = {
+    "src/{{package_name}}/{% if duplex %}dispatch.py{% endif %}.jinja": "async def dispatch(",
+    "src/{{package_name}}/codec.py.jinja": "def parse(",
+    "src/{{package_name}}/manager.py.jinja": "class ConnectionManager",
+    "tests/helpers.py.jinja": "class FakeSocket",
+}
+"""Pattern files a throwaway release changes, each at the line it inserts a fix above."""
+
+PATTERN_FIX = "# Fixed in the next template release.\n"
+
+
+@pytest.fixture(scope="session")
+def pattern_release_repo(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The throwaway template at ``v0.1.0``, plus ``v0.1.1``: a release that changes only pattern code.
+
+    ``v0.1.1`` touches the dispatch path (``dispatch.py``, ``codec.py``), ``manager.py`` and the
+    tests' shared helpers (``tests/helpers.py``, also given a new helper at its end), nothing else.
+    """
+    repo = tmp_path_factory.mktemp("pattern-release") / "copier-litestar-ws"
+    git(template_repo.parent, "clone", "--quiet", "--branch", "v0.1.0", str(template_repo), str(repo))
+    git(repo, "tag", "--delete", "v0.2.0")
+    for name, anchor in PATTERN_FIXES.items():
+        path = repo / "template" / name
+        text = path.read_text()
+        assert text.count(anchor) == 1, f"{anchor!r} is not once in {name}"
+        path.write_text(text.replace(anchor, PATTERN_FIX + anchor))
+    with (repo / "template" / "tests" / "helpers.py.jinja").open("a") as helpers:
+        helpers.write(
+            '\n\ndef decoded(frames: list[str | bytes]) -> list[object]:\n    """Frames as JSON."""\n'
+            "    return [json.loads(frame) for frame in frames]\n"
+        )
+    git(repo, "switch", "--quiet", "--create", "next")
+    commit_all(repo, "Fix pattern code", tag="v0.1.1")
+    return repo
+
+
+SHOUT_MODEL = '''
+
+class Shout(_Message):
+    """``{"type":"shout","room":R,"text":T}``: our own message type, say in capitals."""
+
+    type: Literal["shout"]
+    room: RoomName
+    text: MessageText
+'''
+
+SHOUT_CASE = """        case Shout(room=room, text=text):
+            if room not in connection.rooms:
+                return Error(code="not_member", detail="Join the room before shouting in it.")
+            await manager.publish(room, text.upper(), sender=connection.sender)
+            return None
+"""
+
+SHOUT_TEST = """
+
+async def test_shout_reaches_members_in_capitals() -> None:
+    manager = await started_manager()
+    socket = FakeSocket()
+    connection = manager.connect(socket)
+    connection.start_writer()
+    await handle(Join(type="join", room="r"), connection, manager)
+    assert await handle(Shout(type="shout", room="r", text="hi"), connection, manager) is None
+    assert (await socket.wait_for_frames(1))[0]["text"] == "HI"
+    await manager.disconnect(connection)
+"""
+
+SETTING = '    shout_prefix: str = "!"\n    """Our own setting: what a shout starts with."""\n\n'
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of ``old`` in ``path``; fail if it is not there exactly once."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} is not once in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def add_a_message_type_and_a_setting(project: Path) -> None:
+    """What a team does first: its own message type (model, case, test) and a setting."""
+    src = project / "src" / PACKAGE
+    models = src / "models.py"
+    replace_once(
+        models,
+        "\n\nClientMessage = Annotated[Ping | Join | Leave | Say,",
+        SHOUT_MODEL + "\n\nClientMessage = Annotated[Ping | Join | Leave | Say | Shout,",
+    )
+    replace_once(src / "handlers.py", "    Say,\n    ServerMessage,\n", "    Say,\n    ServerMessage,\n    Shout,\n")
+    replace_once(src / "handlers.py", "        case _:\n", SHOUT_CASE + "        case _:\n")
+    replace_once(project / "tests" / "test_handlers.py", "Published, Say\n", "Published, Say, Shout\n")
+    with (project / "tests" / "test_handlers.py").open("a") as tests:
+        tests.write(SHOUT_TEST)
+    replace_once(src / "settings.py", "    max_message_bytes: int", SETTING + "    max_message_bytes: int")
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_an_update_of_pattern_code_does_not_conflict_with_a_new_message_type(
+    pattern_release_repo: Path, tmp_path: Path
+) -> None:
+    """The measure of keeping pattern code apart: user files and template fixes merge cleanly."""
+    project = copy(pattern_release_repo, tmp_path / "project", "v0.1.0")
+    add_a_message_type_and_a_setting(project)
+    commit_all(project, "Shout, and its prefix setting")
+    ours = tree(project)
+
+    update(project)
+
+    fresh = copy(pattern_release_repo, tmp_path / "fresh", "v0.1.1", tasks=False)
+    updated, expected = tree(project), tree(fresh)
+    assert conflicted(project) == []
+    assert "UU" not in git(project, "status", "--porcelain")
+    assert answers_of(project)["_commit"] == "v0.1.1"
+    assert updated.keys() == expected.keys()
+    fixed = {
+        name
+        for name in expected
+        if name in ours and expected[name] != ours[name] and PATTERN_FIX.encode() in expected[name]
+    }
+    assert fixed == {
+        f"src/{PACKAGE}/dispatch.py",
+        f"src/{PACKAGE}/codec.py",
+        f"src/{PACKAGE}/manager.py",
+        "tests/helpers.py",
+    }
+    for name in fixed:
+        assert updated[name] == expected[name], f"{name} did not get the release's fix"
+    edited = {
+        "src/rooms_service/models.py",
+        "src/rooms_service/handlers.py",
+        "src/rooms_service/settings.py",
+        "tests/test_handlers.py",
+    }
+    assert {name for name in expected if updated[name] != expected[name]} == edited
+    for name in edited:
+        assert updated[name] == ours[name], f"the team's {name} changed"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "tests/test_handlers.py",
+            "tests/test_dispatch.py",
+        ],
+        cwd=project,
+        env=service_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\d+ passed", result.stdout), result.stdout
+
+
+def commits_with_the_workflow() -> list[str]:
+    """First-parent commits of this repository's history whose template renders the CI workflow.
+
+    Every render from one of them holds the template's ``.github/workflows/ci.yml``. Empty where
+    this working tree is not a git clone with history (CI checks out with ``fetch-depth: 0``).
+    """
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-list", "--first-parent", "HEAD"], capture_output=True, text=True, check=False
+    )
+    commits = result.stdout.split() if result.returncode == 0 else []
+    return [
+        commit[:12]
+        for commit in commits
+        if subprocess.run(
+            ["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}:template/{OWN_WORKFLOW}.jinja"],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    ]
+
+
+HISTORY = commits_with_the_workflow()
+
+
+@pytest.fixture(scope="session")
+def history_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository's history without its tags, plus this working tree tagged ``v0.1.0``.
+
+    As when the first release is cut on a commit later than every render made so far.
+    """
+    repo = tmp_path_factory.mktemp("history") / "copier-litestar-ws"
+    git(ROOT, "clone", "--quiet", "--no-tags", str(ROOT), str(repo))
+    for tag in git(repo, "tag", "--list").split():
+        git(repo, "tag", "--delete", tag)
+    git(repo, "rm", "-r", "--quiet", "--cached", ".")
+    for path in repo.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.copytree(ROOT, repo, ignore=NOT_TEMPLATE, dirs_exist_ok=True)
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--allow-empty", "--no-verify", "--no-gpg-sign", "--message", "The first release")
+    git(repo, "tag", "--annotate", "--message", "First release", "v0.1.0")
+    return repo
+
+
+@pytest.mark.parametrize(
+    "commit",
+    [
+        pytest.param(commit, marks=pytest.mark.xdist_group(f"history-{index % 2}"))
+        for index, commit in enumerate(HISTORY)
+    ],
+)
+def test_a_render_from_any_commit_keeps_the_templates_workflow_on_the_first_release(
+    history_repo: Path, tmp_path: Path, commit: str
+) -> None:
+    """The 0.1.0 migration runs for every untagged render, and must not move the template's ci.yml."""
+    project = copy(history_repo, tmp_path / "project", commit, tasks=False)
+    git(project, "init", "--quiet")
+    commit_all(project, "Rendered before the first release")
+    assert (project / OWN_WORKFLOW).is_file()
+
+    update(project)
+
+    fresh = copy(history_repo, tmp_path / "fresh", "v0.1.0", tasks=False)
+    assert answers_of(project)["_commit"] == "v0.1.0"
+    assert not (project / ".github/workflows/ci-project.yml").exists()
+    assert (project / OWN_WORKFLOW).read_text() == (fresh / OWN_WORKFLOW).read_text()
+    assert not [line for line in git(project, "status", "--porcelain").splitlines() if line.startswith("R")]
+    assert conflicted(project) == []
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_changing_package_name_on_update_is_refused_before_anything_changes(projects: Projects, tmp_path: Path) -> None:
+    """Copier would leave the user's edits and modules behind in src/<old>/; the migration refuses."""
+    project = projects.committed(tmp_path / "project", "listener", "text")
+    (project / HANDLERS).write_text(log_pings((project / HANDLERS).read_text()))
+    (project / "src" / PACKAGE / "extra.py").write_text('"""Our own module."""\n')
+    commit_all(project, "Our edits")
+    before = tree(project), git(project, "status", "--porcelain"), git(project, "rev-parse", "HEAD")
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", "package_name=chat_rooms"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cannot rename the package from 'rooms_service' to 'chat_rooms'" in result.stderr
+    assert "Nothing was changed." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tree(project), git(project, "status", "--porcelain"), git(project, "rev-parse", "HEAD")) == before
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_an_answer_switch_that_deletes_an_edited_file_says_so(projects: Projects, tmp_path: Path) -> None:
+    """auth token -> none deletes auth.py, edited or not; the after-migration lists what went."""
+    project = copy(projects.template, tmp_path / "project", "v0.1.0", auth="token")
+    auth = project / "src" / PACKAGE / "auth.py"
+    edited = auth.read_text() + "\n# our JWT check goes here\n"
+    auth.write_text(edited)
+    commit_all(project, "Our token check")
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", "auth=none"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not auth.exists()
+    assert "This update removed files the new answers do not render:" in result.stdout
+    assert f"  src/{PACKAGE}/auth.py\n" in result.stdout
+    assert "  tests/test_auth.py\n" in result.stdout
+    assert "git checkout HEAD -- <file>" in result.stdout
+    assert git(project, "show", f"HEAD:src/{PACKAGE}/auth.py") == edited
