@@ -36,6 +36,7 @@ def test_transport_mode_changes_only_encoding_frame_rules_and_their_tests(render
         "tests/test_codec.py",
         "tests/test_dispatch.py",
         "tests/test_fuzz.py",
+        "tests/test_limits.py",
         "tests/test_router.py",
         "tests/test_server.py",
     }
@@ -63,10 +64,12 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
         "tests/test_dispatch.py",
         "tests/test_fuzz.py",
         "tests/test_handlers.py",
+        "tests/test_limits.py",
         "tests/test_manager.py",
         "tests/test_ratelimit.py",
         "tests/test_router.py",
         "tests/test_server.py",
+        "tests/test_settings.py",
     }
 
 
@@ -79,7 +82,9 @@ def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identit
 ) -> None:
     plain = rendered(interface_style=style, transport_mode=mode)
     with_auth = rendered(interface_style=style, transport_mode=mode, auth="token")
+    # app.py installs the token redaction of the logs; test_limits.py scrapes the run command's log.
     assert differing(plain, with_auth) == ALWAYS | tests_of_identity | {
+        f"{SRC}/app.py",
         f"{SRC}/auth.py",
         f"{SRC}/protocol.py",
         f"{SRC}/router.py",
@@ -87,7 +92,9 @@ def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identit
         "tests/conftest.py",
         "tests/helpers.py",
         "tests/test_auth.py",
+        "tests/test_limits.py",
         "tests/test_server.py",
+        "tests/test_settings.py",
     }
 
 

@@ -45,6 +45,7 @@ LAYOUT = {
     "tests/test_codec.py",
     "tests/test_fuzz.py",
     "tests/test_handlers.py",
+    "tests/test_limits.py",
     "tests/test_manager.py",
     "tests/test_router.py",
     "tests/test_server.py",
