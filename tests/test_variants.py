@@ -41,6 +41,7 @@ LAYOUT = {
     "tests/__init__.py",
     "tests/conftest.py",
     "tests/helpers.py",
+    "tests/loadtest.py",
     "tests/test_broker.py",
     "tests/test_codec.py",
     "tests/test_fuzz.py",
