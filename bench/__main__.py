@@ -42,7 +42,7 @@ class Sizes:
 
 
 FULL = Sizes(
-    echo_clients=50, echo_round_trips=1000, fanout_members=1000, fanout_messages=100, idle_connections=1000, rounds=5
+    echo_clients=50, echo_round_trips=1000, fanout_members=1000, fanout_messages=50, idle_connections=1000, rounds=3
 )
 QUICK = Sizes(
     echo_clients=10, echo_round_trips=100, fanout_members=100, fanout_messages=10, idle_connections=100, rounds=1
@@ -141,7 +141,7 @@ def report(spec: Spec, figures: dict[str, list[dict[str, float]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round per spec (what the template's tests run)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 5, or 1 with --quick)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 3, or 1 with --quick)")
     parser.add_argument("--styles", nargs="+", choices=STYLES, default=list(STYLES), help="interface styles to measure")
     parser.add_argument(
         "--ref",

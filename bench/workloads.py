@@ -22,7 +22,8 @@ from .servers import BenchError, Running
 ROOM = "bench"
 CONNECT_BATCH = 50
 """Connections opened at once (the rest wait), so that the listen backlog never overflows."""
-TIMEOUT_S = 30.0
+TIMEOUT_S = 60.0
+"""Longest wait for one step (every client joined, one message delivered everywhere): a hang, not load."""
 
 T = TypeVar("T")
 
@@ -81,8 +82,14 @@ class Client(WSListener):  # type: ignore[misc]
 C = TypeVar("C", bound=Client)
 
 
-async def guarded(clients: list[Client], work: Awaitable[T], timeout: float = TIMEOUT_S) -> T:
-    """Await ``work``, failing at once if any client fails first; :class:`BenchError` after ``timeout``."""
+async def guarded(
+    clients: list[Client], work: Awaitable[T], what: str | Callable[[], str], timeout: float = TIMEOUT_S
+) -> T:
+    """Await ``work`` (described by ``what``, or by what it returns at the time), failing at once if a client fails.
+
+    Raises:
+        BenchError: a client failed, or ``work`` had not finished after ``timeout`` seconds.
+    """
     task = asyncio.ensure_future(work)
     failures = [client.failure for client in clients]
     done, _ = await asyncio.wait([task, *failures], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -92,7 +99,7 @@ async def guarded(clients: list[Client], work: Awaitable[T], timeout: float = TI
             failure.result()
     if task not in done:
         task.cancel()
-        raise BenchError(f"no progress within {timeout:g} s")
+        raise BenchError(f"{what if isinstance(what, str) else what()}: not done within {timeout:g} s")
     return task.result()
 
 
@@ -180,9 +187,9 @@ async def echo(running: Running, clients: int, round_trips: int, warmup: int) ->
     """``clients`` clients each doing ``warmup`` then ``round_trips`` closed-loop ping round trips."""
     reply_type = "ping" if running.server.kind == "echo" else "pong"
     pingers = await connect(lambda: Pinger(reply_type), running.url("/ws"), clients)
-    await guarded(pingers, asyncio.gather(*(pinger.run(warmup, record=False) for pinger in pingers)))
+    await guarded(pingers, asyncio.gather(*(pinger.run(warmup, record=False) for pinger in pingers)), "warm-up")
     cpu, start = running.cpu_s(), time.perf_counter()
-    await guarded(pingers, asyncio.gather(*(pinger.run(round_trips, record=True) for pinger in pingers)))
+    await guarded(pingers, asyncio.gather(*(pinger.run(round_trips, record=True) for pinger in pingers)), "pings")
     elapsed, cpu = time.perf_counter() - start, running.cpu_s() - cpu
     latencies = [latency for pinger in pingers for latency in pinger.latencies]
     if len(latencies) != clients * round_trips:
@@ -263,7 +270,8 @@ async def join(running: Running, deliveries: Deliveries, count: int) -> list[Mem
     if running.server.kind != "stream":
         for member in members:
             member.send({"type": "join", "room": ROOM})
-    await guarded(members, asyncio.gather(*(member.ready for member in members)))
+    joined = asyncio.gather(*(member.ready for member in members))
+    await guarded(members, joined, lambda: f"{sum(m.ready.done() for m in members)} of {count} joined")
     return members
 
 
@@ -332,8 +340,8 @@ async def fanout(running: Running, members: int, messages: int, warmup: int, pub
             if publish_by == "say":
                 room[0].send({"type": "say", "room": ROOM, "text": text})
             else:
-                await guarded(room, http.post(text))
-            await guarded(room, arrived)
+                await guarded(room, http.post(text), f"POST of message {index}")
+            await guarded(room, arrived, lambda i=index: f"message {i} at {deliveries.counts[i]} of {members} members")
         cpu = running.cpu_s() - cpu
     except BenchError as exc:
         delivered = sum(deliveries.counts)
@@ -385,7 +393,11 @@ async def idle(running: Running, connections: int, warmup: int) -> float:
             for client in clients:
                 client.send({"type": "join", "room": ROOM})
         if kind != "echo":
-            await guarded(clients, asyncio.gather(*(client.ready for client in clients)))
+            await guarded(
+                clients,
+                asyncio.gather(*(client.ready for client in clients)),
+                lambda: f"{sum(c.ready.done() for c in clients)} of {count} joined",
+            )
         return clients
 
     # Warm-up: the first connections pay for imports, caches and allocator arenas.
