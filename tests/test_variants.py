@@ -46,6 +46,7 @@ LAYOUT = {
     "tests/test_codec.py",
     "tests/test_fuzz.py",
     "tests/test_handlers.py",
+    "tests/test_main.py",
     "tests/test_manager.py",
     "tests/test_router.py",
     "tests/test_server.py",
