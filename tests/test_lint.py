@@ -1,4 +1,4 @@
-"""The template's own Python (its tests and hooks) meets the style it asks of generated projects."""
+"""The template's own Python (its tests, hooks and benchmark) meets the style it asks of generated projects."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from .conftest import ROOT
 
 
-@pytest.mark.parametrize("folder", ["tests", "hooks"])
+@pytest.mark.parametrize("folder", ["tests", "hooks", "bench"])
 def test_template_python_is_ruff_clean(folder: str) -> None:
     for command in (["check"], ["format", "--check"]):
         result = subprocess.run(

@@ -1,0 +1,85 @@
+"""The benchmark (bench/): its quick mode runs end to end, and its correctness checks fail loudly."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import subprocess
+import sys
+
+import pytest
+import uvloop
+
+from bench import workloads
+from bench.servers import BenchError, reference, started
+
+from .conftest import ROOT
+
+DUPLEX_STYLES = ("low_level", "listener", "class_based", "combined")
+
+
+def readme_bench_command() -> str:
+    """The README's command for the quick benchmark run."""
+    commands = re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(), re.DOTALL)
+    return next(command for command in commands if command.startswith("uv run python -m bench --quick"))
+
+
+@pytest.mark.xdist_group("bench")
+def test_quick_benchmark_measures_every_style_and_checks_what_it_measures() -> None:
+    command = readme_bench_command()
+    result = subprocess.run(
+        [sys.executable, *command.removeprefix("uv run python").split()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    sections = dict(re.findall(r"^## (\S+(?: by \S+)?)[^\n]*\n(.*?)(?=^## |\Z)", result.stdout, re.DOTALL | re.M))
+    assert set(sections) == {"echo:", "fan-out by say:", "fan-out by POST:", "idle:"}, result.stdout
+    for name, styles in (
+        ("echo:", DUPLEX_STYLES),
+        ("fan-out by say:", DUPLEX_STYLES),
+        ("fan-out by POST:", (*DUPLEX_STYLES, "stream")),
+        ("idle:", (*DUPLEX_STYLES, "stream")),
+    ):
+        for style in styles:
+            assert re.search(rf"^  {style}: \w+ \d+\.\d+x \(", sections[name], re.M), (name, style, result.stdout)
+    for name in ("fan-out by say:", "fan-out by POST:"):
+        # server, p50, p99, max, cpu, then delivered, expected and order violations summed over the rounds.
+        rows = re.findall(r"^(\S+)\s+(?:\S+\s+){4}(\d+)\s+(\d+)\s+(\d+)\s*$", sections[name], re.M)
+        assert len(rows) == len(re.findall(r"^  \S+: ", sections[name], re.M)) + 1, sections[name]
+        for server, delivered, expected, violations in rows:
+            assert delivered == expected != "0", (name, server)
+            assert violations == "0", (name, server)
+
+
+def test_a_reply_that_does_not_match_its_ping_fails_the_run() -> None:
+    # The raw echo sends the ping back: a client expecting a pong must refuse it.
+    server = dataclasses.replace(reference("echo"), kind="duplex")
+    with started(server, None) as running, pytest.raises(BenchError, match="does not match the ping"):
+        uvloop.run(workloads.cleanly(workloads.echo(running, clients=2, round_trips=5, warmup=1)))
+
+
+def test_a_duplicate_or_early_delivery_is_a_violation() -> None:
+    async def check() -> None:
+        deliveries = workloads.Deliveries(members=1)
+        assert deliveries.received(0, 0, 1) == "message 0 arrived before it was published"
+        arrived = deliveries.published(0)
+        assert deliveries.received(0, 0, 1) is None
+        assert arrived.done()
+        assert deliveries.received(0, 0, 1) == "message 0 delivered more than once to a member"
+
+    asyncio.run(check())
+
+
+def test_health_not_back_to_zero_fails_the_run() -> None:
+    async def leave_one_open(running: workloads.Running) -> None:
+        clients = await workloads.connect(workloads.Idle, running.url("/ws"), 2)
+        await clients[0].close()
+        await asyncio.to_thread(running.wait_idle, 0.5)
+
+    with started(reference("echo"), None) as running, pytest.raises(BenchError, match="/health still reports"):
+        uvloop.run(workloads.cleanly(leave_one_open(running)))
