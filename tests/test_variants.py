@@ -20,11 +20,14 @@ PACKAGE = "rooms_service"
 
 LAYOUT = {
     ".copier-answers.yml",
+    ".dockerignore",
     ".github/workflows/ci.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
     ".python-version",
+    "Dockerfile",
     "README.md",
+    "compose.yaml",
     "pyproject.toml",
     f"src/{PACKAGE}/__init__.py",
     f"src/{PACKAGE}/__main__.py",
@@ -45,6 +48,7 @@ LAYOUT = {
     "tests/test_codec.py",
     "tests/test_fuzz.py",
     "tests/test_handlers.py",
+    "tests/test_main.py",
     "tests/test_manager.py",
     "tests/test_router.py",
     "tests/test_server.py",
