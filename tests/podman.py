@@ -40,10 +40,7 @@ ENV UV_NATIVE_TLS=1 SSL_CERT_FILE={CA_BUNDLE}
 """
 
 BASE_IMAGE = (
-    "localhost/copier-litestar-ws/python:"
-    + SUITE
-    + "-"
-    + hashlib.sha256(BASE_CONTAINERFILE.encode()).hexdigest()[:12]
+    "localhost/copier-litestar-ws/python:" + SUITE + "-" + hashlib.sha256(BASE_CONTAINERFILE.encode()).hexdigest()[:12]
 )
 """The stand-in for ``python:3.11-slim-bookworm``; its tag changes with its recipe."""
 

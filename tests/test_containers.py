@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -107,7 +108,7 @@ def base_image() -> str:
 
 
 @pytest.fixture(scope="session")
-def image(base_image: str, rendered: Render) -> Iterator[Any]:
+def image(base_image: str, rendered: Render) -> Any:
     """``image(**answers)``: the tag of the variant's image, built on first use."""
     built: dict[tuple[tuple[str, str], ...], str] = {}
 
@@ -118,12 +119,13 @@ def image(base_image: str, rendered: Render) -> Iterator[Any]:
             # The copy task locks the render; the matrix renders without tasks.
             if not (project / "uv.lock").exists():
                 subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
-            tag = "localhost/copier-litestar-ws-test/" + "-".join(value for _, value in key)
+            order = ("interface_style", "transport_mode", "auth", "broker")
+            tag = "localhost/copier-litestar-ws-test/" + "-".join(answers[name] for name in order if name in answers)
             podman.build(project, tag, "--build-arg", f"BASE_IMAGE={base_image}")
             built[key] = tag
         return built[key]
 
-    yield get
+    return get
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +297,55 @@ def test_two_replicas_behind_one_redis_deliver_a_room_in_seq_order(image: Any, r
         for replica in ("0", "1"):  # each sender's own messages keep their order
             mine = [message["text"] for message in received[0] if message["text"].startswith(f"{replica}:")]
             assert mine == [text for text in sent if text.startswith(f"{replica}:")]
+
+
+DOCKER_SHIM = """#!/bin/sh
+# `docker` as the README's commands call it, run by podman as tests/podman.py runs it here.
+if [ "$1" = build ]; then
+    shift
+    exec podman --runtime runc build --network host --format docker --volume {ca}:{ca}:ro \\
+        --build-arg BASE_IMAGE={base} "$@"
+fi
+exec podman --runtime runc "$@"
+"""
+
+
+def readme_block(readme: str, heading: str) -> str:
+    """The first ``sh`` code block after ``heading`` in ``readme``."""
+    after = readme[readme.index(heading) :]
+    block = re.search(r"```sh\n(.*?)```", after, re.DOTALL)
+    assert block, f"no sh block after {heading!r}"
+    return block.group(1)
+
+
+@images_group
+def test_readme_deploy_commands_build_run_check_and_stop_the_container(
+    rendered: Render, base_image: str, tmp_path: Path
+) -> None:
+    """The commands of the generated README's "Deploy" section, as written, with docker meaning podman."""
+    project = rendered(interface_style="listener", transport_mode="text", auth="none", broker="memory")
+    if not (project / "uv.lock").exists():
+        subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
+    commands = readme_block((project / "README.md").read_text(), "### A container")
+    assert commands.splitlines()[0] == "docker build -t rooms-service ."
+    with socket.socket() as probe:  # the README's port; the commands bind it on loopback only
+        probe.bind(("127.0.0.1", 8000))
+    shim = tmp_path / "bin" / "docker"
+    shim.parent.mkdir()
+    shim.write_text(DOCKER_SHIM.format(ca=podman.CA_BUNDLE, base=base_image))
+    shim.chmod(0o755)
+    environment = {**podman.environment(), "PATH": f"{shim.parent}{os.pathsep}{os.environ['PATH']}"}
+    try:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", commands],
+            cwd=project,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    finally:
+        podman.podman("rm", "--force", "--time", "0", "rooms-service", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r'\{"status":"ok","connections":0,"rooms":0\}', result.stdout), result.stdout
