@@ -189,9 +189,10 @@ def run_own_suite(project: Path, *options: str) -> subprocess.CompletedProcess[s
 
 
 COVERAGE_GATE_VARIANTS = [param for param in variant_params if param.id in {"stream-text-none-memory"}]
-"""The variants whose coverage is lowest (measured once over all of them): their own suite is also
-run with ``--cov``, as their CI runs it, so ``fail_under`` in the generated pyproject is met. Only
-these, because coverage roughly doubles a suite's time."""
+"""Variants whose own suite also runs with ``--cov``, as their CI runs it, so that ``fail_under``
+in the generated pyproject (93) is shown to hold. Measured with the quick profile: 94-96% for the
+duplex styles, 95% for stream. Only one, because coverage roughly doubles a suite's time and
+makes its timing-sensitive server tests flaky on a loaded machine."""
 
 
 @pytest.mark.parametrize(("style", "mode", "auth", "broker"), COVERAGE_GATE_VARIANTS)
