@@ -1,12 +1,16 @@
-"""Make a freshly copied project a git repository whose first commit is the render.
+"""Lock a freshly copied project's dependencies and make it a git repository whose first commit is the render.
 
 Copier runs this script as a task after ``copier copy`` (never on update), with the new
 project as the working directory::
 
     python hooks/git_init.py AUTHOR_NAME AUTHOR_EMAIL
 
+When ``uv`` is on ``PATH``, ``uv lock`` writes ``uv.lock`` first, so the first commit pins every
+dependency (the CI and the Dockerfile install with ``--locked``); without uv, or when locking
+fails (no network), the script says so and commits the render without a lock: ``uv lock`` later
+creates it. A failed lock never fails the copy, since Copier deletes a render whose task failed.
 ``copier update`` needs the project under git with a clean tree, so committing the render
-right away makes the first update work out of the box. The script does nothing when the
+right away makes the first update work out of the box. The script commits nothing when the
 project is already inside a git work tree (a monorepo, or a second run): it never commits into
 a repository it did not create. The commit uses the user's git identity when one is
 configured and the author answers otherwise, so it works on a machine without
@@ -15,6 +19,7 @@ configured and the author answers otherwise, so it works on a machine without
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,11 +47,31 @@ def identity(author_name: str, author_email: str) -> list[str]:
     return options
 
 
+def lock() -> None:
+    """Write ``uv.lock`` with ``uv lock`` when uv is installed; say what happened either way."""
+    if not Path("pyproject.toml").is_file():
+        return
+    uv = shutil.which("uv")
+    if uv is None:
+        print("uv is not installed, so no uv.lock was written; run `uv lock` and commit uv.lock.")
+        return
+    try:
+        result = subprocess.run([uv, "lock", "--quiet"], capture_output=True, text=True, check=False, timeout=600)
+    except subprocess.TimeoutExpired:
+        print("`uv lock` did not finish within 10 minutes; run it again and commit uv.lock.")
+        return
+    if result.returncode != 0:
+        print(f"`uv lock` failed, so no uv.lock was written; run it again and commit uv.lock:\n{result.stderr}")
+        return
+    print("Locked the dependencies in uv.lock.")
+
+
 def main(argv: list[str]) -> int:
-    """Initialise the repository and commit the render; return the process exit code."""
+    """Lock the dependencies, initialise the repository and commit the render; return the exit code."""
     if len(argv) != 2:
         print("usage: git_init.py AUTHOR_NAME AUTHOR_EMAIL", file=sys.stderr)
         return 2
+    lock()
     top = inside_work_tree()
     if top is not None:
         print(f"{Path.cwd()} is already inside the git repository {top}; not creating another one.")

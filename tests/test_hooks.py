@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -75,10 +76,14 @@ def test_trusted_copy_is_a_git_repository_with_the_render_as_its_only_commit(tmp
     ]
     result = subprocess.run(command, env=without_git_identity(tmp_path), capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+    assert "Locked the dependencies in uv.lock" in result.stdout
     assert "Initialised a git repository" in result.stdout
     assert git(project, "rev-list", "--count", "HEAD").strip() == "1"
     assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
-    assert "src/rooms_service/router.py" in git(project, "ls-files").splitlines()
+    committed = git(project, "ls-files").splitlines()
+    assert {"src/rooms_service/router.py", "uv.lock"} <= set(committed)
+    # The lock is the one CI and the Dockerfile install from: it agrees with pyproject.toml.
+    subprocess.run(["uv", "lock", "--check", "--quiet"], cwd=project, check=True, timeout=300)
     assert git(project, "log", "--format=%an <%ae>").strip() == "Your Name <you@example.com>"
     assert git(project, "branch", "--show-current").strip() == "main"
 
@@ -116,6 +121,42 @@ def test_git_init_hook_run_twice_commits_once(tmp_path: Path) -> None:
     assert "already inside the git repository" in second.stdout
     assert state(tmp_path) == before
     assert git(tmp_path, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def only_git_on_path(directory: Path) -> dict[str, str]:
+    """The environment of a machine with git but without uv."""
+    directory.mkdir()
+    git_binary = shutil.which("git")
+    assert git_binary is not None
+    (directory / "git").symlink_to(git_binary)
+    return {**os.environ, "PATH": str(directory)}
+
+
+@pytest.mark.parametrize(
+    ("dependencies", "expected"),
+    [(None, "uv is not installed, so no uv.lock was written"), ('["not a requirement !"]', "`uv lock` failed")],
+    ids=["without-uv", "lock-fails"],
+)
+def test_without_a_lock_the_render_is_still_committed_and_the_hook_says_why(
+    tmp_path: Path, dependencies: str | None, expected: str
+) -> None:
+    project = tmp_path / "service"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "service"\nversion = "0"\ndependencies = {dependencies or "[]"}\n'
+    )
+    environment = only_git_on_path(tmp_path / "bin") if dependencies is None else None
+    result = subprocess.run(
+        [sys.executable, str(HOOKS / "git_init.py"), "Ann Author", "ann@example.com"],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+    assert git(project, "ls-files").splitlines() == ["pyproject.toml"]
 
 
 def template_at(repo: Path, *, ships_workflow: bool) -> tuple[str, str]:

@@ -30,13 +30,14 @@ def test_transport_mode_changes_only_encoding_frame_rules_and_their_tests(render
     binary = rendered(interface_style=style, transport_mode="binary")
     assert differing(text, binary) == ALWAYS | {
         f"{SRC}/codec.py",
-        f"{SRC}/manager.py",
+        f"{SRC}/manager.py",  # payload_bytes(): a text frame's size is its UTF-8 encoding's
         f"{SRC}/protocol.py",
         "tests/helpers.py",
         "tests/test_codec.py",
         "tests/test_dispatch.py",
         "tests/test_fuzz.py",
         "tests/test_limits.py",
+        "tests/test_logs.py",
         "tests/test_router.py",
         "tests/test_server.py",
     }
@@ -65,7 +66,9 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
         "tests/test_fuzz.py",
         "tests/test_handlers.py",
         "tests/test_limits.py",
+        "tests/test_logs.py",
         "tests/test_manager.py",
+        "tests/test_metrics.py",
         "tests/test_ratelimit.py",
         "tests/test_router.py",
         "tests/test_server.py",
@@ -75,7 +78,7 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
 
 @pytest.mark.parametrize(
     ("style", "mode", "tests_of_identity"),
-    [("listener", "text", {"tests/test_router.py"}), ("stream", "binary", set())],
+    [("listener", "text", {"tests/test_metrics.py", "tests/test_router.py"}), ("stream", "binary", set())],
 )
 def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identity(
     rendered: Render, style: str, mode: str, tests_of_identity: set[str]
@@ -93,6 +96,7 @@ def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identit
         "tests/helpers.py",
         "tests/test_auth.py",
         "tests/test_limits.py",
+        "tests/test_logs.py",
         "tests/test_server.py",
         "tests/test_settings.py",
     }
@@ -107,15 +111,19 @@ def test_redis_broker_adds_its_module_and_touches_only_delivery_health_and_setti
     duplex_only = {f"{SRC}/dispatch.py"} if style != "stream" else set()
     assert differing(memory, redis) == ALWAYS | duplex_only | {
         ".github/workflows/ci.yml",
+        "compose.yaml",
         "pyproject.toml",
         f"{SRC}/app.py",
         f"{SRC}/broker.py",
         f"{SRC}/manager.py",
+        f"{SRC}/metrics.py",
         f"{SRC}/redis_broker.py",
         f"{SRC}/router.py",
         f"{SRC}/settings.py",
         "tests/conftest.py",
         "tests/helpers.py",
+        "tests/test_logs.py",
+        "tests/test_metrics.py",
         "tests/test_redis.py",
         "tests/test_server.py",
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -122,3 +124,24 @@ def test_pre_commit_ruff_is_the_pinned_ruff(rendered: Render) -> None:
         if spec.startswith("ruff")
     )
     assert Requirement(pinned).specifier.contains(ruff_rev.removeprefix("v")), (ruff_rev, pinned)
+
+
+def test_rendered_dependabot_config_is_valid_and_covers_the_lock_actions_and_image(rendered: Render) -> None:
+    config = rendered() / ".github" / "dependabot.yml"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("check-jsonschema")), "--builtin-schema", "vendor.dependabot", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ecosystems = {update["package-ecosystem"] for update in yaml.safe_load(config.read_text())["updates"]}
+    assert ecosystems == {"uv", "github-actions", "docker"}
+
+
+def test_rendered_ci_installs_the_lock_and_gates_coverage(rendered: Render) -> None:
+    steps = yaml.safe_load((rendered() / RENDERED_WORKFLOW).read_text())["jobs"]["check"]["steps"]
+    commands = [step["run"] for step in steps if "run" in step]
+    assert commands[0] == "uv sync --locked"
+    assert all(command.startswith("uv run --locked ") for command in commands[1:]), commands
+    assert "uv run --locked pytest --cov" in commands
