@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from .conftest import VARIANTS, Render, service_env
+from .conftest import ROOT, VARIANTS, Render, service_env
 from .test_variants import PACKAGE
 
 SPECS_VERSION = "6.11.1"
@@ -133,3 +133,8 @@ def test_the_validator_refuses_what_asyncapi_3_does_not_allow(
     [channel] = broken["channels"].values()
     channel["subscribe"] = {}  # an AsyncAPI 2 channel field
     assert errors(asyncapi_validator, broken)
+
+
+def test_the_docs_example_is_the_default_variants_document(rendered: Render, tmp_path: Path) -> None:
+    """docs/asyncapi.json, linked from docs/demo-page.md, is what ``rooms_service-asyncapi`` writes."""
+    assert json.loads((ROOT / "docs" / "asyncapi.json").read_text()) == written_document(rendered(), tmp_path)

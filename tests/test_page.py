@@ -16,7 +16,6 @@ import http.server
 import json
 import os
 import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,9 +30,10 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from .conftest import STYLES, VARIANTS, Render, service_env
-from .test_variants import PACKAGE
+from .test_variants import ONLY_DEMO_PAGE, PACKAGE, files_of, layout, run
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+"""Debian's chromium; GitHub's runners set ``CHROMIUM`` to their preinstalled Chrome."""
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -149,7 +149,7 @@ def services(rendered: Render) -> Iterator[Callable[[str, str, str], Service]]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does), or set CHROMIUM")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -210,7 +210,7 @@ def connect(page: Page, auth: str, token: str = TOKEN) -> None:
 def join(page: Page, room: str, members: int) -> None:
     page.fill("#room", room)
     page.press("#room", "Enter")  # keyboard: the form submits on Enter
-    expect(page.locator("#rooms li", has_text=room)).to_have_text(f"{room} ({members} member{'s' * (members != 1)})")
+    expect(page.locator("#rooms li", has_text=room)).to_have_text(f"{room} ({members} on joining)")
 
 
 def say(page: Page, text: str) -> None:
@@ -399,4 +399,29 @@ def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(
 def test_every_style_is_driven_in_the_browser() -> None:
     assert {answers[0] for answers in STYLE_MODES} == set(STYLES)
     assert {answers[0] for answers in TOKEN_VARIANTS} == set(STYLES)
-    assert shutil.which("chromium") or not os.environ.get("CI"), "CI must install chromium"
+
+
+def test_without_the_demo_page_nothing_of_it_is_rendered_and_the_suite_passes(
+    rendered: Render, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    project = rendered(demo_page="false")
+    assert files_of(project) == layout("listener", "none", "memory") - ONLY_DEMO_PAGE
+    assert "static" not in (project / "src" / PACKAGE / "app.py").read_text()
+    assert "/asyncapi.json" in (project / "README.md").read_text()
+    assert "http://127.0.0.1:8000/" not in (project / "README.md").read_text()
+    run(project, sys.executable, "-m", "ruff", "check", "--no-cache", ".")
+    run(project, sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path_factory.getbasetemp() / "mypy-cache"))
+    result = run(
+        project,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "--hypothesis-profile=quick",
+    )
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout

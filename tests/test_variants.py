@@ -77,6 +77,8 @@ ONLY_DUPLEX = {
 }
 ONLY_TOKEN_AUTH = {f"src/{PACKAGE}/auth.py", "tests/test_auth.py"}
 ONLY_REDIS = {f"src/{PACKAGE}/redis_broker.py", "tests/test_redis.py"}
+ONLY_DEMO_PAGE = {path for path in LAYOUT if "/static/" in path} | {"tests/test_page.py"}
+"""Files of the demo page (``demo_page``, default yes): part of LAYOUT, absent when answered no."""
 
 variant_params = [
     pytest.param(*answers, id="-".join(answers), marks=pytest.mark.xdist_group("-".join(answers)))
