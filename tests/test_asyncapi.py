@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,11 @@ def test_the_validator_refuses_what_asyncapi_3_does_not_allow(
 def test_the_docs_example_is_the_default_variants_document(rendered: Render, tmp_path: Path) -> None:
     """docs/asyncapi.json, linked from docs/demo-page.md, is what ``rooms_service-asyncapi`` writes."""
     assert json.loads((ROOT / "docs" / "asyncapi.json").read_text()) == written_document(rendered(), tmp_path)
+
+
+def test_the_readme_command_runs_the_cli_the_tests_run(rendered: Render) -> None:
+    """``uv run <package>-asyncapi FILE`` in the generated README is the script ``written_document`` runs."""
+    project = rendered()
+    scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts[f"{PACKAGE}-asyncapi"] == f"{PACKAGE}.asyncapi:main"
+    assert f"uv run {PACKAGE}-asyncapi asyncapi.json\n" in (project / "README.md").read_text()
