@@ -89,14 +89,11 @@ def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identit
     with_auth = rendered(interface_style=style, transport_mode=mode, auth="token")
     # app.py installs the token redaction of the logs; test_limits.py scrapes the run command's log.
     assert differing(plain, with_auth) == ALWAYS | tests_of_identity | {
-<<<<<<< HEAD
         f"{SRC}/app.py",
-=======
         f"{SRC}/asyncapi.py",
         f"{SRC}/static/index.html",
         f"{SRC}/static/page.js",
         "tests/test_page.py",
->>>>>>> 9eabd35 (Browser tests: Playwright drives Debian's chromium through the demo page of every style and mode (chat in seq order, error frames, 1012 reconnect and rejoin, 4401, foreign origin); AsyncAPI documents validated against @asyncapi/specs; docs page, README sections, .ci/run installs chromium, npm and the schema)
         f"{SRC}/auth.py",
         f"{SRC}/protocol.py",
         f"{SRC}/router.py",
