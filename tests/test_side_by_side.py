@@ -32,6 +32,7 @@ def test_transport_mode_changes_only_encoding_frame_rules_and_their_tests(render
         f"{SRC}/codec.py",
         f"{SRC}/manager.py",  # payload_bytes(): a text frame's size is its UTF-8 encoding's
         f"{SRC}/protocol.py",
+        f"{SRC}/static/page.js",
         "tests/helpers.py",
         "tests/test_codec.py",
         "tests/test_dispatch.py",
@@ -54,6 +55,7 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
     assert differing(rendered(interface_style="low_level"), rendered(interface_style="stream")) == ALWAYS | {
         f"{SRC}/__main__.py",
         f"{SRC}/app.py",
+        f"{SRC}/asyncapi.py",
         f"{SRC}/dispatch.py",
         f"{SRC}/handlers.py",
         f"{SRC}/manager.py",
@@ -61,7 +63,10 @@ def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: R
         f"{SRC}/ratelimit.py",
         f"{SRC}/router.py",
         f"{SRC}/settings.py",
+        f"{SRC}/static/index.html",
+        f"{SRC}/static/page.js",
         "tests/helpers.py",
+        "tests/test_asyncapi.py",
         "tests/test_dispatch.py",
         "tests/test_fuzz.py",
         "tests/test_handlers.py",
@@ -88,6 +93,10 @@ def test_token_auth_adds_its_module_and_touches_only_what_checks_or_uses_identit
     # app.py installs the token redaction of the logs; test_limits.py scrapes the run command's log.
     assert differing(plain, with_auth) == ALWAYS | tests_of_identity | {
         f"{SRC}/app.py",
+        f"{SRC}/asyncapi.py",
+        f"{SRC}/static/index.html",
+        f"{SRC}/static/page.js",
+        "tests/test_page.py",
         f"{SRC}/auth.py",
         f"{SRC}/protocol.py",
         f"{SRC}/router.py",

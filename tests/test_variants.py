@@ -33,6 +33,7 @@ LAYOUT = {
     f"src/{PACKAGE}/__init__.py",
     f"src/{PACKAGE}/__main__.py",
     f"src/{PACKAGE}/app.py",
+    f"src/{PACKAGE}/asyncapi.py",
     f"src/{PACKAGE}/broker.py",
     f"src/{PACKAGE}/codec.py",
     f"src/{PACKAGE}/handlers.py",
@@ -44,10 +45,16 @@ LAYOUT = {
     f"src/{PACKAGE}/py.typed",
     f"src/{PACKAGE}/router.py",
     f"src/{PACKAGE}/settings.py",
+    f"src/{PACKAGE}/static/index.html",
+    f"src/{PACKAGE}/static/page.js",
+    f"src/{PACKAGE}/static/socket.js",
+    f"src/{PACKAGE}/static/style.css",
     "tests/__init__.py",
     "tests/conftest.py",
+    "tests/contract.py",
     "tests/helpers.py",
     "tests/loadtest.py",
+    "tests/test_asyncapi.py",
     "tests/test_broker.py",
     "tests/test_codec.py",
     "tests/test_fuzz.py",
@@ -57,6 +64,7 @@ LAYOUT = {
     "tests/test_main.py",
     "tests/test_manager.py",
     "tests/test_metrics.py",
+    "tests/test_page.py",
     "tests/test_router.py",
     "tests/test_server.py",
     "tests/test_settings.py",
@@ -77,6 +85,8 @@ ONLY_DUPLEX = {
 }
 ONLY_TOKEN_AUTH = {f"src/{PACKAGE}/auth.py", "tests/test_auth.py"}
 ONLY_REDIS = {f"src/{PACKAGE}/redis_broker.py", "tests/test_redis.py"}
+ONLY_DEMO_PAGE = {path for path in LAYOUT if "/static/" in path} | {"tests/test_page.py"}
+"""Files of the demo page (``demo_page``, default yes): part of LAYOUT, absent when answered no."""
 
 variant_params = [
     pytest.param(*answers, id="-".join(answers), marks=pytest.mark.xdist_group("-".join(answers)))

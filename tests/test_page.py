@@ -1,0 +1,427 @@
+"""The demo page in a real browser: Debian's Chromium driven by Playwright against a running service.
+
+Each variant is rendered, then served with its own run command (``python -m <package>``, what
+``uv run <package>`` runs) on a free loopback port; the pages come from that service, so the
+socket's Origin rule admits them with no setting. One Chromium per xdist worker, one service
+per variant, a fresh browser context (phone-sized) per test.
+
+Chromium comes from Debian (``apt-get install chromium``; ``.ci/run`` installs it): Playwright
+never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from .conftest import STYLES, VARIANTS, Render, service_env
+from .test_variants import ONLY_DEMO_PAGE, PACKAGE, files_of, layout, run
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+"""Debian's chromium; GitHub's runners set ``CHROMIUM`` to their preinstalled Chrome."""
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+"""Flags for this machine (/work/.library/env/machines/python.md): root, no GPU, no network."""
+
+TIMEOUT_MS = 15_000
+"""Upper bound for any awaited page event; a restart plus backoff fits well inside it."""
+expect.set_options(timeout=TIMEOUT_MS)
+
+START_TIMEOUT_S = 30.0
+TOKEN = "browser-token"
+PHONE = {"width": 390, "height": 844}
+
+STYLE_MODES = [
+    (style, mode, "none", "memory") for style, mode, auth, broker in VARIANTS if (auth, broker) == ("none", "memory")
+]
+TOKEN_VARIANTS = [answers for answers in VARIANTS if answers[2:] == ("token", "memory")]
+
+
+def params(variants: list[tuple[str, str, str, str]]) -> list[object]:
+    # Same xdist group as tests/test_variants.py: a worker renders each variant once.
+    return [
+        pytest.param(*answers, id="-".join(answers), marks=pytest.mark.xdist_group("-".join(answers)))
+        for answers in variants
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Service:
+    """A rendered variant served by its run command on 127.0.0.1; restartable on the same port."""
+
+    def __init__(self, project: Path, auth: str) -> None:
+        self.project = project
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**service_env(), "PYTHONPATH": str(project / "src")}
+        if auth == "token":
+            self.env["WS_AUTH_TOKENS"] = TOKEN
+        self.process: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the service and return once uvicorn says it is running."""
+        command = [sys.executable, "-m", PACKAGE, "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = process = subprocess.Popen(
+            command, cwd=self.project, env=self.env, stderr=subprocess.PIPE, text=True
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read_log, args=(process, lines), daemon=True)
+        self.reader.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        log = []
+        while (line := lines.get(timeout=max(0.0, deadline - time.monotonic()))) is not None:
+            log.append(line)
+            if "Uvicorn running on" in line:
+                return
+        raise RuntimeError(f"the service exited with {process.wait()}: {''.join(log)}")
+
+    @staticmethod
+    def _read_log(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+        # Hands uvicorn's log lines over, and keeps draining the pipe so the server never blocks on it.
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    def stop(self) -> None:
+        """Stop as an operator's Ctrl+C does: uvicorn sends 1012 to every client, then exits."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(START_TIMEOUT_S)
+            if self.reader is not None:
+                self.reader.join(START_TIMEOUT_S)
+            assert self.process.stderr is not None
+            self.process.stderr.close()
+            self.process = None
+
+    def health(self) -> dict[str, object]:
+        with urllib.request.urlopen(f"{self.base}/health", timeout=5) as response:
+            health: dict[str, object] = json.load(response)
+            return health
+
+
+@pytest.fixture(scope="session")
+def services(rendered: Render) -> Iterator[Callable[[str, str, str], Service]]:
+    """One running service per variant and xdist worker, stopped at the end of the session."""
+    running: dict[tuple[str, str, str], Service] = {}
+
+    def get(style: str, mode: str, auth: str) -> Service:
+        if (style, mode, auth) not in running:
+            service = Service(rendered(interface_style=style, transport_mode=mode, auth=auth, broker="memory"), auth)
+            service.start()
+            running[(style, mode, auth)] = service
+        return running[(style, mode, auth)]
+
+    yield get
+    for service in running.values():
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does), or set CHROMIUM")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Pages:
+    """Phone-sized pages in one fresh browser context, with every console error recorded."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.context = browser.new_context(viewport=PHONE)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+
+    def open(self, url: str) -> Page:
+        page = self.context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        page.goto(url)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def script_errors(self, *expected: str) -> list[str]:
+        """Console errors but Chromium's report of a WebSocket that could not connect and ``expected``."""
+        return [error for error in self.errors if not error.startswith(("WebSocket connection to", *expected))]
+
+
+@pytest.fixture
+def pages(browser: Browser) -> Iterator[Pages]:
+    pages = Pages(browser)
+    yield pages
+    pages.context.close()
+
+
+RECORD_CLOSES = """() => {
+    window.closesSeen = [];
+    const target = document.getElementById("last-close");
+    new MutationObserver(() => window.closesSeen.push(target.textContent)).observe(target, { childList: true });
+}"""
+"""Script recording every close the status line shows, for a test that outlives several of them."""
+
+
+def messages(page: Page) -> list[str]:
+    return page.locator("#log li.message").all_inner_texts()
+
+
+def connect(page: Page, auth: str, token: str = TOKEN) -> None:
+    """Connect (the page connects by itself without auth) and wait until the socket is open."""
+    if auth == "token":
+        page.fill("#token", token)
+        page.click("#connect" if page.locator("#connect").count() else "#subscribe")
+    expect(page.locator("#state")).to_have_text("open")
+
+
+def join(page: Page, room: str, members: int) -> None:
+    page.fill("#room", room)
+    page.press("#room", "Enter")  # keyboard: the form submits on Enter
+    expect(page.locator("#rooms li", has_text=room)).to_have_text(f"{room} ({members} on joining)")
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+
+
+def enter_room(pages: Pages, service: Service, style: str, auth: str) -> tuple[Page, Page]:
+    """Two pages of the service in room ``lobby`` (a feed subscription for the stream style)."""
+    first, second = pages.open(service.base + "/"), pages.open(service.base + "/")
+    for count, page in enumerate((first, second), start=1):
+        connect(page, auth)
+        if style == "stream":
+            expect(page.locator("#feed")).to_have_text("lobby")
+        else:
+            join(page, "lobby", count)
+    return first, second
+
+
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+def test_two_pages_in_one_room_exchange_messages_in_seq_order(
+    services: Callable[[str, str, str], Service],
+    pages: Pages,
+    tmp_path_factory: pytest.TempPathFactory,
+    style: str,
+    mode: str,
+    auth: str,
+    broker: str,
+) -> None:
+    service = services(style, mode, auth)
+    alice, bob = enter_room(pages, service, style, auth)
+    alice.fill("#name", "alice")
+    bob.fill("#name", "bob")
+    for count, (page, text) in enumerate([(alice, "one"), (bob, "two"), (alice, "three")], start=1):
+        say(page, text)
+        for reader in (alice, bob):
+            expect(reader.locator("#log li.message")).to_have_count(count)
+    seen = [messages(page) for page in (alice, bob)]
+    assert seen[0] == seen[1]
+    seqs = [int(line.split("#", 1)[1].split(" ", 1)[0]) for line in seen[0]]
+    assert seqs == list(range(seqs[0], seqs[0] + 3)), seen[0]
+    assert [line.split(": ", 1)[1] for line in seen[0]] == ["alice: one", "bob: two", "alice: three"]
+    if style == "stream":
+        assert all(" http: " in line for line in seen[0])
+    else:
+        senders = [line.split(" ", 2)[2].split(": ", 1)[0] for line in seen[0]]
+        assert senders[0] == senders[2] != senders[1]
+    path = screenshot_dir(tmp_path_factory) / f"{style}-{mode}.png"
+    alice.screenshot(path=str(path), full_page=True)
+    print(f"screenshot of the {style} page: {path}")
+    assert pages.script_errors() == []
+
+
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+def test_an_invalid_frame_shows_its_error_and_the_connection_stays_open(
+    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+) -> None:
+    service = services(style, mode, auth)
+    page = pages.open(service.base + "/")
+    connect(page, auth)
+    if style == "stream":
+        # Feed clients never send: the invalid input is an empty post, refused with 400.
+        expect(page.locator("#feed")).to_have_text("lobby")
+        say(page, "")
+        expect(page.locator("#log li.error")).to_contain_text("error 400")
+        expected_errors: tuple[str, ...] = ("Failed to load resource: the server responded with a status of 400",)
+    else:
+        page.click("summary")
+        for frame, code in (('{"type":"bogus"}', "invalid_message"), ("not json", "invalid_json")):
+            page.fill("#raw", frame)
+            page.press("#raw", "Enter")
+            expect(page.locator("#log li.error").last).to_contain_text(f"error {code}:")
+        page.fill("#raw", '{"type":"ping","id":"after"}')
+        page.press("#raw", "Enter")
+        expect(page.locator("#log li.info").last).to_have_text("pong after")
+        expected_errors = ()
+    expect(page.locator("#state")).to_have_text("open")
+    assert pages.script_errors(*expected_errors) == []
+
+
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+def test_a_server_restart_is_followed_by_reconnect_and_rejoin(
+    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+) -> None:
+    service = services(style, mode, auth)
+    alice, bob = enter_room(pages, service, style, auth)
+    for page in (alice, bob):
+        page.evaluate(RECORD_CLOSES)
+    service.stop()
+    service.start()
+    for page in (alice, bob):
+        expect(page.locator("#state")).to_have_text("open")
+        if style == "stream":
+            expect(page.locator("#log li.info", has_text="subscribed to lobby")).to_have_count(2)
+        else:
+            expect(page.locator("#log li.info", has_text="joined lobby")).to_have_count(2)
+    for page in (alice, bob):
+        shown = page.evaluate("window.closesSeen")
+        closes = [close for index, close in enumerate(shown) if index == 0 or close != shown[index - 1]]
+        # 1012 from uvicorn, then 1006 for any attempt while the port was closed; never a 1000.
+        assert closes[0] == "1012 server restarting", closes
+        assert set(closes[1:]) <= {"1006 connection lost"}, closes
+    say(alice, "after the restart")
+    for page in (alice, bob):
+        expect(page.locator("#log li.message")).to_have_count(1)
+        expect(page.locator("#log li.message")).to_contain_text("after the restart")
+    assert pages.script_errors() == []
+
+
+@contextlib.contextmanager
+def foreign_origin(html: str) -> Iterator[str]:
+    """Serve ``html`` from another origin on loopback (another port); yield its URL.
+
+    A real loopback server, not a routed fake: Chromium's Local Network Access checks block a
+    public-looking origin from reaching 127.0.0.1 before the service could refuse it.
+    """
+    body = html.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/"
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+def test_a_page_from_another_origin_is_refused(
+    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+) -> None:
+    service = services(style, mode, auth)
+    path = "/ws/rooms/lobby" if style == "stream" else "/ws"
+    foreign = (
+        "<!doctype html><title>elsewhere</title><script>"
+        f"const ws = new WebSocket('ws://127.0.0.1:{service.port}{path}');"
+        "ws.onopen = () => { document.title = 'opened'; };"
+        "ws.onclose = (event) => { document.title = 'closed ' + event.code; };"
+        "</script>"
+    )
+    with foreign_origin(foreign) as url:
+        page = pages.open(url)
+        expect(page).to_have_title("closed 1006")  # a refused handshake is 1006 to a page
+    assert [error for error in pages.errors if error.endswith("Unexpected response code: 403")], pages.errors
+    assert service.health()["connections"] == 0
+
+
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(TOKEN_VARIANTS))
+def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(
+    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+) -> None:
+    service = services(style, mode, auth)
+    page = pages.open(service.base + "/")
+    expect(page.locator("#state")).to_have_text("closed")  # nothing happens before a token is given
+    page.fill("#token", "wrong")
+    page.press("#token", "Enter")
+    expect(page.locator("#last-close")).to_contain_text("4401 token refused")
+    expect(page.locator("#log li.error")).to_contain_text("token refused")
+    expect(page.locator("#state")).to_have_text("closed")  # no reconnect after 4401
+    connect(page, auth)
+    if style == "stream":
+        expect(page.locator("#feed")).to_have_text("lobby")
+    else:
+        join(page, "lobby", 1)
+    assert pages.script_errors() == []
+
+
+def test_every_style_is_driven_in_the_browser() -> None:
+    assert {answers[0] for answers in STYLE_MODES} == set(STYLES)
+    assert {answers[0] for answers in TOKEN_VARIANTS} == set(STYLES)
+
+
+def test_without_the_demo_page_nothing_of_it_is_rendered_and_the_suite_passes(
+    rendered: Render, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    project = rendered(demo_page="false")
+    assert files_of(project) == layout("listener", "none", "memory") - ONLY_DEMO_PAGE
+    assert "static" not in (project / "src" / PACKAGE / "app.py").read_text()
+    assert "/asyncapi.json" in (project / "README.md").read_text()
+    assert "http://127.0.0.1:8000/" not in (project / "README.md").read_text()
+    run(project, sys.executable, "-m", "ruff", "check", "--no-cache", ".")
+    run(project, sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path_factory.getbasetemp() / "mypy-cache"))
+    result = run(
+        project,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "--hypothesis-profile=quick",
+    )
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout
