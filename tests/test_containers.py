@@ -107,15 +107,20 @@ def base_image() -> str:
     return podman.base_image()
 
 
+def own_copy(project: Path, parent: Path) -> Path:
+    """A copy of the cached render ``project`` under ``parent``, so locking and building leave the cache as rendered."""
+    return Path(shutil.copytree(project, parent / project.name))
+
+
 @pytest.fixture(scope="session")
-def image(base_image: str, rendered: Render) -> Any:
+def image(base_image: str, rendered: Render, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``image(**answers)``: the tag of the variant's image, built on first use."""
     built: dict[tuple[tuple[str, str], ...], str] = {}
 
     def get(**answers: str) -> str:
         key = tuple(sorted(answers.items()))
         if key not in built:
-            project = rendered(**answers)
+            project = own_copy(rendered(**answers), tmp_path_factory.mktemp("image"))
             # The copy task locks the render; the matrix renders without tasks.
             if not (project / "uv.lock").exists():
                 subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
@@ -323,7 +328,8 @@ def test_readme_deploy_commands_build_run_check_and_stop_the_container(
     rendered: Render, base_image: str, tmp_path: Path
 ) -> None:
     """The commands of the generated README's "Deploy" section, as written, with docker meaning podman."""
-    project = rendered(interface_style="listener", transport_mode="text", auth="none", broker="memory")
+    listener = rendered(interface_style="listener", transport_mode="text", auth="none", broker="memory")
+    project = own_copy(listener, tmp_path)
     if not (project / "uv.lock").exists():
         subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
     commands = readme_block((project / "README.md").read_text(), "### A container")
