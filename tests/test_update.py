@@ -135,12 +135,16 @@ def update(project: Path, ref: str | None = None, **answers: str) -> None:
     )
 
 
+LOCK_FILE = "uv.lock"
+"""Written by the copy task (``uv lock``), not rendered: the project's own, and left out of comparisons."""
+
+
 def tree(project: Path) -> dict[str, bytes]:
-    """Every file of ``project`` outside ``.git``, by relative path."""
+    """Every file of ``project`` outside ``.git``, by relative path, except :data:`LOCK_FILE`."""
     return {
         path.relative_to(project).as_posix(): path.read_bytes()
         for path in project.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(project).parts
+        if path.is_file() and ".git" not in path.relative_to(project).parts and path.name != LOCK_FILE
     }
 
 
