@@ -408,7 +408,7 @@ def test_without_the_demo_page_nothing_of_it_is_rendered_and_the_suite_passes(
     assert files_of(project) == layout("listener", "none", "memory") - ONLY_DEMO_PAGE
     assert "static" not in (project / "src" / PACKAGE / "app.py").read_text()
     assert "/asyncapi.json" in (project / "README.md").read_text()
-    assert "http://127.0.0.1:8000/" not in (project / "README.md").read_text()
+    assert "<http://127.0.0.1:8000/>" not in (project / "README.md").read_text()
     run(project, sys.executable, "-m", "ruff", "check", "--no-cache", ".")
     run(project, sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path_factory.getbasetemp() / "mypy-cache"))
     result = run(
