@@ -50,7 +50,7 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-async def wait_healthy(base: str, process: subprocess.Popen[str]) -> None:
+async def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     async with httpx.AsyncClient(base_url=base) as http:
         while True:
