@@ -9,19 +9,24 @@ style runs in the xdist group of its default variant; figures are printed per th
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from .conftest import STYLES, Render, service_env
+
+T = TypeVar("T")
 
 CYCLES = int(os.environ.get("SOAK_CYCLES", "10000"))
 CONCURRENCY = 50
@@ -102,6 +107,16 @@ async def soak(port: int, style: str, pid: int) -> list[tuple[int, int, int]]:
     return figures
 
 
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end in a new event loop on a thread of its own.
+
+    Not ``asyncio.run()`` here: the browser tests' Playwright (sync API) leaves an event loop
+    running in this worker's main thread, where ``asyncio.run()`` refuses to start another.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 @pytest.mark.parametrize(
     "style",
     # The group of the style's default variant in test_variants.py: one worker renders it once.
@@ -124,9 +139,9 @@ def test_ten_thousand_connect_cycles_leave_no_memory_fd_or_connection_behind(
             stderr=subprocess.STDOUT,
         )
         try:
-            asyncio.run(wait_healthy(f"http://127.0.0.1:{port}", process))
+            run_in_own_loop(wait_healthy(f"http://127.0.0.1:{port}", process))
             started = time.monotonic()
-            figures = asyncio.run(soak(port, style, process.pid))
+            figures = run_in_own_loop(soak(port, style, process.pid))
             print(f"{style}: {CYCLES} cycles in {time.monotonic() - started:.1f} s")
         finally:
             process.terminate()
