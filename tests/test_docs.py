@@ -168,7 +168,7 @@ def serve_ping_and_stop(command: str, cwd: Path, env: dict[str, str]) -> None:
 def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_path: Path, page: str) -> None:
     """Every command the page shows a user, as written, in a fresh clone whose newest tag is v0.1.0.
 
-    Copy, run (start, get a pong, Ctrl+C), test, commit the lock file, then the first
+    Copy (the copy task commits the lock file), run (start, get a pong, Ctrl+C), test, then the first
     ``copier update`` once the template has a next release (v0.1.1). The install command is
     checked, not run: this environment already has Copier and uv.
     """
