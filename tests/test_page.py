@@ -30,7 +30,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from .conftest import STYLES, VARIANTS, Render, service_env
-from .test_variants import ONLY_DEMO_PAGE, PACKAGE, files_of, layout, run
+from .test_variants import ONLY_DEMO_PAGE, PACKAGE, files_of, layout, run, run_own_suite
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 """Debian's chromium; GitHub's runners set ``CHROMIUM`` to their preinstalled Chrome."""
@@ -411,17 +411,6 @@ def test_without_the_demo_page_nothing_of_it_is_rendered_and_the_suite_passes(
     assert "<http://127.0.0.1:8000/>" not in (project / "README.md").read_text()
     run(project, sys.executable, "-m", "ruff", "check", "--no-cache", ".")
     run(project, sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path_factory.getbasetemp() / "mypy-cache"))
-    result = run(
-        project,
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:xdist",
-        "--hypothesis-profile=quick",
-    )
+    result = run_own_suite(project)
     assert " passed" in result.stdout
     assert " failed" not in result.stdout
