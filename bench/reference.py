@@ -102,9 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.reference")
     parser.add_argument("kind", choices=["echo", "room"])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ws", default="auto")
     args = parser.parse_args(argv)
     app = Litestar(route_handlers=[echo if args.kind == "echo" else room, publish, health])
-    uvicorn.run(app, host="127.0.0.1", port=args.port, ws_max_size=MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, ws_max_size=MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5, ws=args.ws)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGE = "rooms_service"
 
-BENCH_ENV = {"WS_RATE_LIMIT_PER_S": "0"}
+BENCH_ENV = {"WS_RATE_LIMIT_PER_S": "0", "WS_MAX_CONNECTIONS": "5000"}
 """Settings for every rendered server: the rate limit (20 frames/s by default) is off, or closed-loop
-pings would measure ``rate_limited`` errors. Everything else keeps the contract's defaults."""
+pings would measure ``rate_limited`` errors, and the connection cap (1,000 by default, answered
+with 503) is above the 1,000 members plus publisher of the full fan-out. Everything else keeps
+the contract's defaults."""
 
 
 class BenchError(Exception):
