@@ -80,7 +80,8 @@ def specs(sizes: Sizes, duplex: list[Server], stream: list[Server]) -> list[Spec
                 lambda r, by=by: workloads.fanout(r, sizes.fanout_members, sizes.fanout_messages, 3, by),
                 ("p50_ms", "p99_ms", "max_ms", "cpu_us"),
             )
-            for by, servers in (("say", duplex), ("POST", duplex + stream))
+            # The raw stream reference shows the floor Litestar's @websocket_stream sets for the stream style.
+            for by, servers in (("say", duplex), ("POST", duplex + stream + ([reference("stream")] if stream else [])))
         ),
         Spec(
             f"idle: KiB of RSS per joined connection, over {sizes.idle_connections}",

@@ -4,9 +4,11 @@
 itself costs on the same transport). ``python -m bench.reference room --port P``: one room with a
 plain sequential-await broadcast (``for member in members: await member.send_text(frame)``) under
 one lock, reached by ``join``/``say`` on ``/ws`` and by ``POST /rooms/{room}/messages``, speaking
-the subset of the service's wire contract the benchmark uses. Both serve ``GET /health`` with
-the same counts as the service and run under uvicorn with the options the generated run command
-passes (uvloop, ``ws_max_size``, graceful shutdown), so only the application code differs.
+the subset of the service's wire contract the benchmark uses. ``python -m bench.reference stream
+--port P``: the same room as raw ``@websocket_stream`` members fed by a queue each (Litestar's
+stream machinery alone). All serve ``GET /health`` with the same counts as the service and run
+under uvicorn with the options of the generated run command that bear on speed (uvloop, the same
+WebSocket implementation, ``ws_max_size``), so only the application code differs.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import uvicorn
-from litestar import Litestar, WebSocket, get, post, websocket
+from litestar import Litestar, WebSocket, get, post, websocket, websocket_stream
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 MAX_MESSAGE_BYTES = 65536
 """The generated run command's ``ws_max_size`` (``WS_MAX_MESSAGE_BYTES``' default)."""
+
+UVICORN_WS = "websockets-sansio"
+"""uvicorn's WebSocket implementation under the generated services (their ``BoundedWebSocketProtocol``
+extends it): the references run on the same one, so that the transport's cost is the same."""
 
 
 class Counts:
@@ -30,6 +37,7 @@ class Counts:
 
     connections = 0
     members: dict[WebSocket[Any, Any, Any], None] = {}  # noqa: RUF012 (one process, one room)
+    queues: dict[asyncio.Queue[str], None] = {}  # noqa: RUF012 (the stream room's members)
     rooms: set[str] = set()  # noqa: RUF012
     seq = 0
     lock: asyncio.Lock | None = None
@@ -38,7 +46,8 @@ class Counts:
 @get("/health")
 async def health() -> dict[str, object]:
     """The service's health body: open sockets and non-empty rooms."""
-    return {"status": "ok", "connections": Counts.connections, "rooms": len(Counts.rooms) if Counts.members else 0}
+    members = Counts.members or Counts.queues
+    return {"status": "ok", "connections": Counts.connections, "rooms": len(Counts.rooms) if members else 0}
 
 
 @websocket("/ws")
@@ -91,6 +100,38 @@ async def room(socket: WebSocket[Any, Any, Any]) -> None:
         Counts.connections -= 1
 
 
+@websocket_stream("/ws/rooms/{room_name:str}", warn_on_data_discard=False)
+async def stream_room(room_name: str) -> AsyncGenerator[str, None]:
+    """A raw ``@websocket_stream`` member: ``subscribed``, then each frame put on its own queue.
+
+    What Litestar's stream machinery costs by itself: the floor of the rendered stream variant.
+    """
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    Counts.queues[queue] = None
+    Counts.connections += 1
+    Counts.rooms.add(room_name)
+    try:
+        yield json.dumps({"type": "subscribed", "room": room_name, "members": len(Counts.queues)})
+        while True:
+            yield await queue.get()
+    finally:
+        Counts.queues.pop(queue, None)
+        Counts.connections -= 1
+        if not Counts.queues:
+            Counts.rooms.discard(room_name)
+
+
+@post("/rooms/{room_name:str}/messages", status_code=HTTP_202_ACCEPTED)
+async def stream_publish(room_name: str, data: dict[str, str]) -> dict[str, object]:
+    """Number the message and put the frame on every stream member's queue."""
+    Counts.seq += 1
+    message = {"type": "message", "room": room_name, "text": data["text"], "sender": "http", "seq": Counts.seq}
+    frame = json.dumps(message)
+    for queue in Counts.queues:
+        queue.put_nowait(frame)
+    return {"room": room_name, "seq": Counts.seq}
+
+
 @post("/rooms/{room_name:str}/messages", status_code=HTTP_202_ACCEPTED)
 async def publish(room_name: str, data: dict[str, str]) -> dict[str, object]:
     """Broadcast ``data["text"]`` as sender ``"http"``; answer with the seq it got."""
@@ -100,12 +141,19 @@ async def publish(room_name: str, data: dict[str, str]) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> None:
     """Serve the ``echo`` or ``room`` reference on 127.0.0.1:``--port``."""
     parser = argparse.ArgumentParser(prog="bench.reference")
-    parser.add_argument("kind", choices=["echo", "room"])
+    parser.add_argument("kind", choices=["echo", "room", "stream"])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ws", default="auto")
     args = parser.parse_args(argv)
-    app = Litestar(route_handlers=[echo if args.kind == "echo" else room, publish, health])
-    uvicorn.run(app, host="127.0.0.1", port=args.port, ws_max_size=MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5, ws=args.ws)
+    socket_route = {"echo": echo, "room": room, "stream": stream_room}[args.kind]
+    app = Litestar(route_handlers=[socket_route, stream_publish if args.kind == "stream" else publish, health])
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        ws=UVICORN_WS,
+        ws_max_size=MAX_MESSAGE_BYTES,
+        timeout_graceful_shutdown=5,
+    )
 
 
 if __name__ == "__main__":

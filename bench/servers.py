@@ -44,7 +44,8 @@ class Server:
     cwd: Path
     env: dict[str, str]
     kind: str
-    """``"echo"`` or ``"room"`` (references), ``"duplex"`` or ``"stream"`` (rendered services)."""
+    """``"echo"`` or ``"room"`` (references), ``"duplex"`` (rendered services) or ``"stream"`` (the
+    rendered stream variant and the raw stream reference)."""
 
 
 def render(destination: Path, style: str, vcs_ref: str) -> Path:
@@ -78,10 +79,10 @@ def variant(project: Path, style: str, label: str) -> Server:
 
 
 def reference(kind: str) -> Server:
-    """A reference server of ``bench/reference.py``: ``"echo"`` or ``"room"``."""
+    """A reference server of ``bench/reference.py``: ``"echo"``, ``"room"`` or ``"stream"``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return Server(
-        name={"echo": "raw-echo", "room": "sequential"}[kind],
+        name={"echo": "raw-echo", "room": "sequential", "stream": "raw-stream"}[kind],
         command=(sys.executable, "-m", "bench.reference", kind),
         cwd=ROOT,
         env=env,
