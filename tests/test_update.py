@@ -25,7 +25,8 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 
-from .conftest import MODES, ROOT, STYLES, service_env
+from .conftest import MODES, ROOT, STYLES
+from .test_variants import run_own_suite
 
 PACKAGE = "rooms_service"
 HANDLERS = f"src/{PACKAGE}/handlers.py"
@@ -494,27 +495,7 @@ def test_an_update_of_pattern_code_does_not_conflict_with_a_new_message_type(
     assert {name for name in expected if updated[name] != expected[name]} == edited
     for name in edited:
         assert updated[name] == ours[name], f"the team's {name} changed"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            "tests/test_handlers.py",
-            "tests/test_dispatch.py",
-        ],
-        cwd=project,
-        env=service_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_own_suite(project, "tests/test_handlers.py", "tests/test_dispatch.py")
     assert re.search(r"\d+ passed", result.stdout), result.stdout
 
 
