@@ -499,29 +499,71 @@ def test_an_update_of_pattern_code_does_not_conflict_with_a_new_message_type(
     assert re.search(r"\d+ passed", result.stdout), result.stdout
 
 
-def commits_with_the_workflow() -> list[str]:
-    """First-parent commits of this repository's history whose template renders the CI workflow.
+UPDATE_MACHINERY = ("copier.yml", "hooks", f"template/{OWN_WORKFLOW}.jinja")
+"""What decides how an update from a render runs: questions, tasks and migrations, their scripts, the workflow."""
 
-    Every render from one of them holds the template's ``.github/workflows/ci.yml``. Empty where
-    this working tree is not a git clone with history (CI checks out with ``fetch-depth: 0``).
-    """
-    result = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-list", "--first-parent", "HEAD"], capture_output=True, text=True, check=False
-    )
-    commits = result.stdout.split() if result.returncode == 0 else []
-    return [
-        commit[:12]
-        for commit in commits
-        if subprocess.run(
+RECENT_COMMITS = 3
+"""How many of the newest first-parent commits are covered whatever they changed."""
+
+
+def git_lines(*args: str) -> list[str]:
+    """Output words of ``git args`` in this repository; empty where it is not a git clone."""
+    result = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
+    return result.stdout.split() if result.returncode == 0 else []
+
+
+def renders_the_workflow(commit: str) -> bool:
+    """Whether the template at ``commit`` renders the CI workflow (``template/.github/workflows/ci.yml.jinja``)."""
+    return (
+        subprocess.run(
             ["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}:template/{OWN_WORKFLOW}.jinja"],
             capture_output=True,
             check=False,
         ).returncode
         == 0
-    ]
+    )
+
+
+def commits_with_the_workflow() -> list[str]:
+    """A sample of this repository's commits whose template renders the CI workflow, newest first.
+
+    Every first-parent commit would be a test each (34 at the first release, one more per
+    merge): most differ from their neighbours only in files an unedited project takes as they
+    come, which ``test_update_equals_a_fresh_render_of_the_new_tag`` covers already. What can
+    change how an update from a render runs lives in :data:`UPDATE_MACHINERY`, so the sample is:
+
+    - every first-parent commit that changed :data:`UPDATE_MACHINERY` against its first parent:
+      each is the oldest render of one state of it (renders up to the next such commit share
+      that state), the first of them the first render with the workflow, which the 0.1.0
+      migration must tell from a project's own;
+    - every release tag reachable from ``HEAD``: what users render from;
+    - the :data:`RECENT_COMMITS` newest first-parent commits: renders made just now, and where a
+      change to the template lands first.
+
+    It grows only with changes to the update machinery and with releases (7 commits at the first
+    release: 34 took 211 s, these 50 s). Empty where this working tree is not a git clone with
+    history (CI checks out with ``fetch-depth: 0``).
+    """
+    changed_the_machinery = git_lines("log", "--first-parent", "--format=%H", "HEAD", "--", *UPDATE_MACHINERY)
+    released = set(git_lines("rev-list", "--no-walk", "--tags")) & set(git_lines("rev-list", "HEAD"))
+    first_parents = git_lines("rev-list", "--first-parent", "HEAD")
+    chosen = set(changed_the_machinery) | released | set(first_parents[:RECENT_COMMITS])
+    ordered = [commit for commit in first_parents if commit in chosen] + sorted(released - set(first_parents))
+    return [commit[:12] for commit in ordered if renders_the_workflow(commit)]
 
 
 HISTORY = commits_with_the_workflow()
+
+
+def test_the_history_sample_covers_the_first_render_with_the_workflow_and_head() -> None:
+    """The sample's ends, found without its path filter: a wrong filter would drop the migration's boundary."""
+    first_parents = git_lines("rev-list", "--first-parent", "HEAD")
+    if not first_parents:
+        pytest.skip("not a git clone with history (CI checks out with fetch-depth: 0)")
+    with_the_workflow = [commit[:12] for commit in first_parents if renders_the_workflow(commit)]
+    assert with_the_workflow[-1] in HISTORY, "the first render with the workflow"
+    assert with_the_workflow[0] == HISTORY[0] == first_parents[0][:12]
+    assert set(HISTORY) <= set(with_the_workflow)
 
 
 @pytest.fixture(scope="session")
