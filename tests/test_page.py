@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -393,6 +394,81 @@ def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(
         expect(page.locator("#feed")).to_have_text("lobby")
     else:
         join(page, "lobby", 1)
+    assert pages.script_errors() == []
+
+
+README_SUBPROTOCOL_SNIPPET = re.compile(r"```js\n(?P<code>[^`]*base64url\.bearer\.[^`]*)```")
+"""The render's README snippet that opens a socket with the token in ``Sec-WebSocket-Protocol``."""
+
+TOKEN_BY_SUBPROTOCOL = """async ({ token, mode, ping, timeoutMs }) => {
+    %(snippet)s
+    ws.binaryType = "arraybuffer";
+    return await new Promise((resolve, reject) => {
+        const frames = [];
+        let opened = false;
+        const timer = setTimeout(() => reject(new Error(`no close within ${timeoutMs} ms`)), timeoutMs);
+        ws.onopen = () => {
+            opened = true;
+            const frame = JSON.stringify({ type: "ping", id: "browser" });
+            if (ping) ws.send(mode === "text" ? frame : new TextEncoder().encode(frame));
+        };
+        ws.onmessage = (event) => {
+            const text = typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data);
+            frames.push({ kind: typeof event.data === "string" ? "text" : "binary", message: JSON.parse(text) });
+            ws.close(1000);
+        };
+        ws.onclose = (event) => {
+            clearTimeout(timer);
+            resolve({ opened, protocol: ws.protocol, frames, code: event.code, reason: event.reason });
+        };
+    });
+}"""
+"""Page script: the README's snippet, then one ping (duplex styles); resolves with what the page saw by the close."""
+
+
+def open_with_token_subprotocol(page: Page, service: Service, readme: str, token: str, style: str, mode: str) -> object:
+    """Run the README's ``Sec-WebSocket-Protocol`` snippet as written in ``page``, against ``service``."""
+    match = README_SUBPROTOCOL_SNIPPET.search(readme)
+    assert match, "the README shows no snippet offering base64url.bearer.<token>"
+    snippet = match["code"].replace("ws://HOST", f"ws://127.0.0.1:{service.port}")
+    assert snippet != match["code"], "the snippet connects to ws://HOST"
+    script = TOKEN_BY_SUBPROTOCOL % {"snippet": snippet.strip().replace("\n", "\n    ")}
+    return page.evaluate(script, {"token": token, "mode": mode, "ping": style != "stream", "timeoutMs": TIMEOUT_MS})
+
+
+@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(TOKEN_VARIANTS))
+def test_a_page_sends_its_token_as_a_subprotocol_as_the_readme_shows(
+    rendered: Render,
+    services: Callable[[str, str, str], Service],
+    pages: Pages,
+    style: str,
+    mode: str,
+    auth: str,
+    broker: str,
+) -> None:
+    """A browser cannot set headers on a WebSocket: it offers ``rooms`` and ``base64url.bearer.<token>``.
+
+    The right token gets the first frame owed (a pong, or a stream's ``subscribed``) with ``rooms``
+    selected; a wrong one is accepted, then closed with 4401 before any other frame.
+    """
+    service = services(style, mode, auth)
+    readme = (rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker) / "README.md").read_text()
+    page = pages.open(service.base + "/")
+    first = {"type": "subscribed", "room": "lobby"} if style == "stream" else {"type": "pong", "id": "browser"}
+    assert open_with_token_subprotocol(page, service, readme, TOKEN, style, mode) == {
+        "opened": True,
+        "protocol": "rooms",
+        "frames": [{"kind": mode, "message": first}],
+        "code": 1000,
+        "reason": "",
+    }
+    assert open_with_token_subprotocol(page, service, readme, "wrong", style, mode) == {
+        "opened": True,
+        "protocol": "rooms",
+        "frames": [],
+        "code": 4401,
+        "reason": "missing or invalid token",
+    }
     assert pages.script_errors() == []
 
 
