@@ -383,6 +383,8 @@ def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(
 ) -> None:
     service = services(style, mode, auth)
     page = pages.open(service.base + "/")
+    socket_urls: list[str] = []
+    page.on("websocket", lambda ws: socket_urls.append(ws.url))
     expect(page.locator("#state")).to_have_text("closed")  # nothing happens before a token is given
     page.fill("#token", "wrong")
     page.press("#token", "Enter")
@@ -395,6 +397,9 @@ def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(
     else:
         join(page, "lobby", 1)
     assert pages.script_errors() == []
+    # The token travels in Sec-WebSocket-Protocol: never in a URL, where proxies log it.
+    assert len(socket_urls) >= 2
+    assert not [url for url in socket_urls if "wrong" in url or "token" in url]
 
 
 README_SUBPROTOCOL_SNIPPET = re.compile(r"```js\n(?P<code>[^`]*base64url\.bearer\.[^`]*)```")

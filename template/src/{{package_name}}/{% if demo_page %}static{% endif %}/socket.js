@@ -54,14 +54,16 @@ export class FrameCodec {
 
 /**
  * One logical connection to `url()`: opens a WebSocket, reconnects after the closes in
- * RECONNECT_CODES, and stops after any other close or `close()`.
+ * RECONNECT_CODES, and stops after any other close or `close()`. `protocols()`, if given,
+ * returns the subprotocols offered on each (re)connect (`Sec-WebSocket-Protocol`).
  *
  * Callbacks: onOpen() after every (re)connect, onMessage(object) per frame,
  * onStatus({state, code, reason, retryInMs}) whenever the state changes.
  */
 export class ReconnectingSocket {
-  constructor({ url, frameKind, onOpen, onMessage, onStatus }) {
+  constructor({ url, protocols = () => [], frameKind, onOpen, onMessage, onStatus }) {
     this.url = url;
+    this.protocols = protocols;
     this.codec = new FrameCodec(frameKind);
     this.onOpen = onOpen;
     this.onMessage = onMessage;
@@ -82,7 +84,7 @@ export class ReconnectingSocket {
     if (this.ws !== null) {
       return;
     }
-    const ws = new WebSocket(this.url());
+    const ws = new WebSocket(this.url(), this.protocols());
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     this.status("connecting");
