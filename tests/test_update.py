@@ -136,6 +136,17 @@ def update(project: Path, ref: str | None = None, **answers: str) -> None:
     )
 
 
+def update_by_cli(project: Path, answer: str) -> subprocess.CompletedProcess[str]:
+    """``copier update --trust --defaults --data ANSWER`` run as a user would, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", answer],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 LOCK_FILE = "uv.lock"
 """Written by the copy task (``uv lock``), not rendered: the project's own, and left out of comparisons."""
 
@@ -621,13 +632,7 @@ def test_changing_package_name_on_update_is_refused_before_anything_changes(proj
     (project / "src" / PACKAGE / "extra.py").write_text('"""Our own module."""\n')
     commit_all(project, "Our edits")
     before = tree(project), git(project, "status", "--porcelain"), git(project, "rev-parse", "HEAD")
-    result = subprocess.run(
-        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", "package_name=chat_rooms"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = update_by_cli(project, "package_name=chat_rooms")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cannot rename the package from 'rooms_service' to 'chat_rooms'" in result.stderr
     assert "Nothing was changed." in result.stderr
@@ -643,13 +648,7 @@ def test_an_answer_switch_that_deletes_an_edited_file_says_so(projects: Projects
     edited = auth.read_text() + "\n# our JWT check goes here\n"
     auth.write_text(edited)
     commit_all(project, "Our token check")
-    result = subprocess.run(
-        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", "auth=none"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = update_by_cli(project, "auth=none")
     assert result.returncode == 0, result.stdout + result.stderr
     assert not auth.exists()
     assert "This update removed files the new answers do not render:" in result.stdout
