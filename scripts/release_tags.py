@@ -20,15 +20,16 @@ one a user recreates can never disagree. A tag that exists already is kept when 
 commit; one that names another commit is reported and left alone (exit status 1): release tags
 never move.
 
-Why nothing before 0.2.0 is tagged: releases 0.1.0 and 0.1.1 were cut while the repository had
-no tags at all, so every service copied until then recorded a bare commit and, once tags exist,
-gets its version from them: a copy of a commit that comes after a tag is that tag's version plus
-a development suffix (``0.1.1.post4.dev0+1a2b3c4``). Tagging 0.1.0 and 0.1.1 on their commits
-would make every service copied after them newer than the newest release, and Copier refuses
-such an update as a downgrade while ``copier check-update`` says the project is up to date. A
-first tag on a commit later than any copy made without tags (0.2.0, cut on main's newest commit)
-leaves every such service older than it (``0.0.0.postN.dev0+<hash>``), so a plain
-``copier update`` moves each onto the release line.
+Why nothing before 0.2.0 is tagged: a tag must never land on a commit older than one users
+could already have copied. Releases 0.1.0 and 0.1.1 were cut while the repository had no tags,
+so services were copied from later commits with a bare commit as ``_commit``; once tags exist,
+Copier gives such a copy the version of the newest tag before it plus a development suffix
+(``0.1.1.post4.dev0+1a2b3c4``). Tags on the 0.1.0 and 0.1.1 commits would make every service
+copied since newer than the newest release of a clone checked out before 0.2.0: Copier refuses
+that update as a downgrade, and ``copier check-update`` says the project is up to date. 0.2.0 is
+cut on main's newest commit, later than every copy made without tags, which therefore stay older
+than it (``0.0.0.postN.dev0+<hash>``) and move onto the release line with a plain
+``copier update``. From 0.2.0 on, the release workflow tags each release as it reaches main.
 
 Needs the full history of ``main`` (a shallow clone is refused: ``git fetch --unshallow``).
 Standard library and git only; Python 3.11 or newer (tomllib).

@@ -8,14 +8,21 @@ tags Copier needs, in any clone.
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import shutil
 import subprocess
 import sys
 import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 from .conftest import ROOT
+from .test_update import ANSWERS, IDENTITY, NOT_TEMPLATE, commit_all, git
 
 SCRIPT = ROOT / "scripts" / "release_tags.py"
 
@@ -23,7 +30,8 @@ SCRIPT = ROOT / "scripts" / "release_tags.py"
 def load_script() -> ModuleType:
     """``scripts/release_tags.py`` as a module (it is a script, not part of a package)."""
     spec = importlib.util.spec_from_file_location("release_tags", SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(module)
@@ -90,3 +98,289 @@ def test_the_rule_accepts_work_in_progress_above_the_newest_release() -> None:
 def test_the_rule_refuses_files_that_disagree(version: str, changelog: str, message: str) -> None:
     with pytest.raises(release_tags.ReleaseError, match=message):
         release_tags.check_release_files(pyproject(version), changelog)
+
+
+# A throwaway history of this template, built the way main grows: untagged 0.1.1, work, the
+# first tagged release 0.2.0, migrations, a release 0.3.0 merged from a branch, more work.
+
+MIGRATIONS = """\
+  # Throwaway migrations of tests/test_releases.py: each records the version it migrated from.
+  - version: "0.2.0"
+    command: ["{{ _copier_python }}", "-c", "open('migrated-to-0.2.0', 'w').write('{{ _version_pep440_from }}')"]
+    when: "{{ _stage == 'after' }}"
+  - version: "0.3.0"
+    command: ["{{ _copier_python }}", "-c", "open('migrated-to-0.3.0', 'w').write('{{ _version_pep440_from }}')"]
+    when: "{{ _stage == 'after' }}"
+"""
+
+
+def note_in_readme(repo: Path, note: str) -> None:
+    """A template change every render shows: a line at the end of the generated README."""
+    with (repo / "template" / "README.md.jinja").open("a") as readme:
+        readme.write(f"\n{note}\n")
+
+
+def release_commit(repo: Path, version: str) -> None:
+    """What a release commit changes: pyproject.toml's version and the CHANGELOG's Unreleased heading."""
+    pyproject = repo / "pyproject.toml"
+    text = pyproject.read_text()
+    current = tomllib.loads(text)["project"]["version"]
+    pyproject.write_text(text.replace(f'version = "{current}"', f'version = "{version}"', 1))
+    changelog = repo / "CHANGELOG.md"
+    changelog.write_text(changelog.read_text().replace("## Unreleased\n", f"## Unreleased\n\n## {version}\n", 1))
+    assert release_tags.check_release_files(pyproject.read_text(), changelog.read_text()) == version
+    commit_all(repo, f"Release {version}")
+
+
+@dataclass(frozen=True)
+class History:
+    """The throwaway template repository and its commits by name."""
+
+    repo: Path
+    commits: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    """This working tree as release 0.1.1 (untagged), then work, 0.2.0, work, 0.3.0 (merged), work.
+
+    No tags: they are what the script makes. ``commits`` names each commit of main's history.
+    """
+    repo = tmp_path_factory.mktemp("release-history") / "copier-litestar-ws"
+    shutil.copytree(ROOT, repo, ignore=NOT_TEMPLATE)
+    text = (repo / "pyproject.toml").read_text()
+    (repo / "pyproject.toml").write_text(
+        text.replace(f'version = "{tomllib.loads(text)["project"]["version"]}"', 'version = "0.1.1"', 1)
+    )
+    changelog = "# Changelog\n\n## Unreleased\n\n## 0.1.1\n\n- fixes\n\n## 0.1.0\n\n- the first release\n"
+    (repo / "CHANGELOG.md").write_text(changelog)
+    git(repo.parent, "init", "--quiet", "--initial-branch=main", str(repo))
+    commits: dict[str, str] = {}
+
+    def mark(name: str) -> None:
+        commits[name] = git(repo, "rev-parse", "HEAD").strip()
+
+    commit_all(repo, "The template, released as 0.1.1 before the repository had tags")
+    mark("0.1.1")
+    note_in_readme(repo, "Work after 0.1.1.")
+    commit_all(repo, "Work after 0.1.1, copied by users before any tag existed")
+    mark("after-0.1.1")
+    note_in_readme(repo, "Release 0.2.0.")
+    release_commit(repo, "0.2.0")
+    mark("0.2.0")
+    config = repo / "copier.yml"
+    config.write_text(config.read_text().replace("_migrations:\n", "_migrations:\n" + MIGRATIONS, 1))
+    commit_all(repo, "Migrations for 0.2.0 and 0.3.0")
+    mark("after-0.2.0")
+    git(repo, "switch", "--quiet", "--create", "release-0.3.0")
+    note_in_readme(repo, "Release 0.3.0.")
+    release_commit(repo, "0.3.0")
+    mark("0.3.0-on-its-branch")
+    git(repo, "switch", "--quiet", "main")
+    git(repo, "merge", "--quiet", "--no-ff", "--no-edit", "release-0.3.0")
+    mark("0.3.0")
+    note_in_readme(repo, "Work after 0.3.0.")
+    commit_all(repo, "Work after 0.3.0")
+    mark("after-0.3.0")
+    return History(repo, commits)
+
+
+def clone_of(history: History, destination: Path) -> Path:
+    """A fresh clone of the history's main, as a user gets it: every commit, no tag."""
+    git(destination.parent, "clone", "--quiet", "--no-tags", str(history.repo), str(destination))
+    assert git(destination, "tag", "--list") == ""
+    return destination
+
+
+def run_script(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python scripts/release_tags.py ARGS`` in ``clone``, as its docs say to run it."""
+    return subprocess.run(
+        [sys.executable, "scripts/release_tags.py", *args], cwd=clone, capture_output=True, text=True, check=False
+    )
+
+
+def tags_of(clone: Path) -> dict[str, str]:
+    """Every tag of ``clone`` and the commit it names."""
+    lines = git(clone, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/tags").splitlines()
+    return dict(line.split() for line in lines)
+
+
+def test_the_script_tags_each_release_from_0_2_0_on_the_commit_that_made_it(history: History, tmp_path: Path) -> None:
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    result = run_script(clone)
+    assert result.returncode == 0, result.stderr
+    # 0.3.0 was bumped on a branch: its tag is main's merge commit, the first of main's own
+    # commits to say 0.3.0, never the branch's commit (which main's history does not hold).
+    assert tags_of(clone) == {"v0.2.0": history.commits["0.2.0"], "v0.3.0": history.commits["0.3.0"]}
+    assert "Not tagged, released before the first tagged release 0.2.0: 0.1.1." in result.stdout
+    assert f"Tagged v0.2.0 on {history.commits['0.2.0'][:12]}." in result.stdout
+    # Lightweight: the tag is the commit, the same in every clone, so a recreated tag equals a pushed one.
+    assert git(clone, "cat-file", "-t", "v0.2.0").strip() == "commit"
+
+    again = run_script(clone)
+    assert again.returncode == 0, again.stderr
+    assert "v0.3.0 is already on" in again.stdout
+    assert tags_of(clone) == {"v0.2.0": history.commits["0.2.0"], "v0.3.0": history.commits["0.3.0"]}
+
+
+def test_the_script_never_moves_a_tag_and_tags_nothing_on_a_dry_run(history: History, tmp_path: Path) -> None:
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    dry = run_script(clone, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"Would tag v0.3.0 on {history.commits['0.3.0'][:12]}." in dry.stdout
+    assert tags_of(clone) == {}
+
+    git(clone, "tag", "v0.2.0", history.commits["after-0.2.0"])
+    moved = run_script(clone)
+    assert moved.returncode == 1
+    assert "v0.2.0 names" in moved.stderr
+    assert "release tags never move" in moved.stderr
+    assert tags_of(clone) == {"v0.2.0": history.commits["after-0.2.0"], "v0.3.0": history.commits["0.3.0"]}
+
+
+def test_the_script_refuses_a_shallow_clone(history: History, tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth=1", f"file://{history.repo}", str(shallow))
+    result = run_script(shallow)
+    assert result.returncode == 1
+    assert "git fetch --unshallow" in result.stderr
+    assert tags_of(shallow) == {}
+
+
+NO_TAGS = "No git tags found in template; using HEAD as ref"
+"""Copier 9.19's warning on copy and update from a template clone without release tags."""
+
+
+def copier_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``copier ARGS`` from the command line in ``cwd``, as a user runs it, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "copier", *args],
+        cwd=cwd,
+        env={**os.environ, **IDENTITY},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def copy_service(clone: Path, destination: Path, *ref: str) -> subprocess.CompletedProcess[str]:
+    """``copier copy --skip-tasks --defaults [--vcs-ref REF] CLONE DESTINATION``, then the first commit.
+
+    The copy task's work (``git init`` and a first commit; no lock, which these tests do not
+    need) is done here, so that the copy needs no ``uv lock``.
+    """
+    result = copier_cli(clone.parent, "copy", "--skip-tasks", "--defaults", *ref, str(clone), str(destination))
+    assert result.returncode == 0, result.stderr
+    git(destination, "init", "--quiet")
+    commit_all(destination, "Render the service")
+    return result
+
+
+def recorded_commit(project: Path) -> str:
+    """``_commit`` of the project's answers file."""
+    commit: str = yaml.safe_load((project / ANSWERS).read_text())["_commit"]
+    return commit
+
+
+DEVELOPMENT_VERSION = r"0\.0\.0\.post\d+\.dev0\+[0-9a-f]+"
+"""The version Copier gives a commit no release tag precedes."""
+
+
+def test_without_tags_copier_warns_and_records_the_commit(history: History, tmp_path: Path) -> None:
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    result = copy_service(clone, tmp_path / "service")
+    assert NO_TAGS in result.stderr
+    assert recorded_commit(tmp_path / "service") == git(clone, "describe", "--tags", "--always").strip()
+    assert history.commits["after-0.3.0"].startswith(recorded_commit(tmp_path / "service"))
+
+
+def test_with_the_tags_copier_renders_and_records_the_newest_release(history: History, tmp_path: Path) -> None:
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    assert run_script(clone).returncode == 0
+    result = copy_service(clone, tmp_path / "service")
+    assert NO_TAGS not in result.stderr
+    assert "Copying from template version 0.3.0" in result.stderr
+    assert recorded_commit(tmp_path / "service") == "v0.3.0"
+    readme = (tmp_path / "service" / "README.md").read_text()
+    assert "Release 0.3.0." in readme
+    assert "Work after 0.3.0." not in readme
+
+
+def test_an_update_from_the_previous_release_runs_the_migrations_in_range(history: History, tmp_path: Path) -> None:
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    assert run_script(clone).returncode == 0
+    service = tmp_path / "service"
+    copy_service(clone, service, "--vcs-ref", "v0.2.0")
+    assert recorded_commit(service) == "v0.2.0"
+
+    checked = copier_cli(service, "check-update")
+    assert checked.returncode == 0, checked.stderr
+    assert "New template version available.\nCurrent version is 0.2.0, latest version is 0.3.0." in checked.stdout
+
+    result = copier_cli(service, "update", "--trust", "--defaults")
+    assert result.returncode == 0, result.stderr
+    assert "Updating to template version 0.3.0" in result.stderr
+    assert recorded_commit(service) == "v0.3.0"
+    assert "Release 0.3.0." in (service / "README.md").read_text()
+    assert (service / "migrated-to-0.3.0").read_text() == "0.2.0"
+    assert not (service / "migrated-to-0.2.0").exists(), "0.2.0's migration is not in (0.2.0, 0.3.0]"
+    assert "Project is up-to-date!" in copier_cli(service, "check-update").stdout
+
+
+def test_a_service_copied_before_the_tags_moves_onto_the_release_line(history: History, tmp_path: Path) -> None:
+    """Copied from main without tags (as every service before 0.2.0), then the tags arrive."""
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    git(clone, "switch", "--quiet", "--detach", history.commits["after-0.1.1"])
+    service = tmp_path / "service"
+    assert NO_TAGS in copy_service(clone, service).stderr
+    git(clone, "switch", "--quiet", "main")
+    assert history.commits["after-0.1.1"].startswith(recorded_commit(service))
+
+    assert run_script(clone).returncode == 0
+    checked = copier_cli(service, "check-update")
+    assert checked.returncode == 0, checked.stderr
+    assert re.search(
+        rf"New template version available.\nCurrent version is {DEVELOPMENT_VERSION}, latest version is 0.3.0.",
+        checked.stdout,
+    ), checked.stdout
+
+    result = copier_cli(service, "update", "--trust", "--defaults")
+    assert result.returncode == 0, result.stderr
+    assert NO_TAGS not in result.stderr
+    assert recorded_commit(service) == "v0.3.0"
+    readme = (service / "README.md").read_text()
+    assert "Work after 0.1.1.\n\nRelease 0.2.0.\n\nRelease 0.3.0.\n" in readme
+    assert re.fullmatch(DEVELOPMENT_VERSION, (service / "migrated-to-0.2.0").read_text())
+    assert re.fullmatch(DEVELOPMENT_VERSION, (service / "migrated-to-0.3.0").read_text())
+
+
+def test_tags_on_commits_older_than_a_copy_strand_it_until_the_next_release(history: History, tmp_path: Path) -> None:
+    """Why 0.1.0 and 0.1.1 get no tags: a copy newer than the newest tag cannot update to it.
+
+    Copied from main's newest commit without tags, then the tags land on older commits: Copier
+    refuses the update as a downgrade and ``check-update`` sees nothing to do. The next release,
+    on a later commit, is the way out.
+    """
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    service = tmp_path / "service"
+    copy_service(clone, service)
+    assert run_script(clone).returncode == 0
+
+    refused = copier_cli(service, "update", "--trust", "--defaults")
+    assert refused.returncode != 0
+    assert re.search(
+        r"You are downgrading from 0\.3\.0\.post1\.dev0\+[0-9a-f]+ to 0\.3\.0\. Downgrades are not supported\.",
+        refused.stderr,
+    ), refused.stderr
+    assert git(service, "status", "--porcelain") == ""
+    checked = copier_cli(service, "check-update")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "Project is up-to-date!"
+
+    note_in_readme(clone, "Release 0.3.1.")
+    release_commit(clone, "0.3.1")
+    assert run_script(clone).returncode == 0
+    result = copier_cli(service, "update", "--trust", "--defaults")
+    assert result.returncode == 0, result.stderr
+    assert recorded_commit(service) == "v0.3.1"
