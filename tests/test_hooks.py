@@ -257,3 +257,64 @@ def test_report_hook_undoes_an_update_that_renamed_the_package(tmp_path: Path) -
     assert result.returncode == 1
     assert "cannot rename the package from 'rooms_service' to 'chat'" in result.stderr
     assert state(tmp_path) == before
+
+
+def project_with_a_lock(project: Path, dependencies: str = "[]") -> Path:
+    """A committed project whose uv.lock matches its pyproject.toml."""
+    project.mkdir()
+    git(project, "init", "--quiet")
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "service"\nversion = "0"\nrequires-python = ">=3.11"\ndependencies = {dependencies}\n'
+    )
+    subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
+    commit_all(project, "Render")
+    return project
+
+
+def test_relock_hook_leaves_a_project_alone_when_pyproject_did_not_change(tmp_path: Path) -> None:
+    project = project_with_a_lock(tmp_path / "service")
+    (project / "README.md").write_text("# changed by the update\n")
+    before = state(project)
+    result = run_hook("relock_after_update.py", project, "False")
+    assert (result.stdout, result.stderr) == ("", "")
+    assert state(project) == before
+
+
+def test_relock_hook_relocks_a_changed_pyproject_and_can_run_twice(tmp_path: Path) -> None:
+    project = project_with_a_lock(tmp_path / "service")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0"', 'version = "1"'))
+    for _ in range(2):
+        result = run_hook("relock_after_update.py", project, "False")
+        assert "Re-locked uv.lock" in result.stdout
+        subprocess.run(["uv", "lock", "--check", "--quiet"], cwd=project, check=True, timeout=300)
+    assert git(project, "status", "--porcelain") == " M pyproject.toml\n M uv.lock\n"
+
+
+@pytest.mark.parametrize(
+    ("skip_tasks", "pyproject_change", "reason"),
+    [
+        pytest.param("True", ("version", "version"), "--skip-tasks was given, so `uv lock` was not run", id="skip"),
+        pytest.param(
+            "False",
+            ('version = "0"', '<<<<<<< before updating\nversion = "0"\n=======\nversion = "1"\n>>>>>>> after updating'),
+            "pyproject.toml has conflicts to resolve first",
+            id="conflict",
+        ),
+        pytest.param(
+            "False", ("dependencies = []", 'dependencies = ["not a requirement !"]'), "`uv lock` failed", id="fails"
+        ),
+    ],
+)
+def test_relock_hook_says_loudly_when_it_cannot_lock(
+    tmp_path: Path, skip_tasks: str, pyproject_change: tuple[str, str], reason: str
+) -> None:
+    project = project_with_a_lock(tmp_path / "service")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(*pyproject_change) + "# changed by the update\n")
+    lock = (project / "uv.lock").read_bytes()
+    result = run_hook("relock_after_update.py", project, skip_tasks)
+    assert result.stdout == ""
+    assert "!!! uv.lock is out of date: this update changed pyproject.toml, and " + reason in result.stderr
+    assert "!!! Run `uv lock` here and commit uv.lock with the update" in result.stderr
+    assert (project / "uv.lock").read_bytes() == lock

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -656,3 +657,83 @@ def test_an_answer_switch_that_deletes_an_edited_file_says_so(projects: Projects
     assert "  tests/test_auth.py\n" in result.stdout
     assert "git checkout HEAD -- <file>" in result.stdout
     assert git(project, "show", f"HEAD:src/{PACKAGE}/auth.py") == edited
+
+
+TEAM_DEPENDENCY = '    "pyyaml>=6",\n'
+"""A dev dependency the team adds to its pyproject.toml, far from the lines an answer switch rewrites."""
+
+
+def lock_is_current(project: Path) -> subprocess.CompletedProcess[str]:
+    """``uv lock --check`` in ``project``: exit 0 when ``uv.lock`` matches ``pyproject.toml``, as ``--locked`` needs."""
+    uv = shutil.which("uv")
+    assert uv is not None, "uv runs the template's tests"
+    return subprocess.run(
+        [uv, "lock", "--check"], cwd=project, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def with_a_dependency_of_the_teams(project: Path) -> Path:
+    """The team's own dev dependency in pyproject.toml, locked and committed, as a team does it."""
+    replace_once(
+        project / "pyproject.toml",
+        '    "types-jsonschema>=4.23,<5",\n',
+        '    "types-jsonschema>=4.23,<5",\n' + TEAM_DEPENDENCY,
+    )
+    uv = shutil.which("uv")
+    assert uv is not None
+    subprocess.run([uv, "lock", "--quiet"], cwd=project, check=True, timeout=300)
+    commit_all(project, "Our own dev dependency")
+    assert lock_is_current(project).returncode == 0
+    return project
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_an_answer_switch_that_changes_pyproject_relocks_uv_lock(projects: Projects, tmp_path: Path) -> None:
+    """broker=redis adds redis to pyproject.toml: the update re-locks once the team's edits are merged back.
+
+    ``uv lock --check`` is the check ``uv sync --locked`` makes (the generated CI and Dockerfile):
+    without the re-lock it fails. The team's own dependency is in the new lock too, which a
+    re-lock run before Copier merges the team's edits back (a ``_tasks`` entry) would drop.
+    """
+    project = with_a_dependency_of_the_teams(projects.committed(tmp_path / "project", "listener", "text"))
+
+    result = update_by_cli(project, "broker=redis")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Re-locked uv.lock for the changed pyproject.toml (uv lock); commit it with the update." in result.stdout
+    assert TEAM_DEPENDENCY in (project / "pyproject.toml").read_text()
+    assert '"redis>=5.2,<9"' in (project / "pyproject.toml").read_text()
+    checked = lock_is_current(project)
+    assert checked.returncode == 0, checked.stderr
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    locked = {package["name"] for package in lock["package"]}
+    assert {"redis", "pyyaml"} <= locked
+    assert " M uv.lock" in git(project, "status", "--porcelain").splitlines()
+
+
+@pytest.mark.xdist_group("update-listener-text")
+def test_without_uv_an_update_that_changes_pyproject_says_uv_lock_is_needed(projects: Projects, tmp_path: Path) -> None:
+    project = projects.committed(tmp_path / "project", "listener", "text")
+    # Every tool of this machine but uv (git's own scripts need sed, basename and the like).
+    without_uv = os.pathsep.join(
+        folder for folder in os.environ["PATH"].split(os.pathsep) if not (Path(folder) / "uv").exists()
+    )
+    assert shutil.which("uv", path=without_uv) is None
+
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--data", "broker=redis"],
+        cwd=project,
+        env={**os.environ, "PATH": without_uv},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "!!! uv.lock is out of date: this update changed pyproject.toml, and uv is not installed here.\n"
+        "!!! Run `uv lock` here and commit uv.lock with the update: until then every\n"
+        "!!! `uv sync --locked` (the CI workflow, the Dockerfile) fails.\n"
+    ) in result.stderr
+    assert git(project, "status", "--porcelain", "--", "uv.lock") == "", "the lock is left as it was"
+    assert lock_is_current(project).returncode != 0, "and it is stale, as the message says"
