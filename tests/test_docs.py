@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -23,6 +24,7 @@ from litestar.testing import TestClient
 from websockets.sync.client import connect
 
 from .conftest import ROOT, STYLES
+from .test_releases import NO_TAGS, release_commit, release_tags
 from .test_update import IDENTITY, NOT_TEMPLATE, commit_all, git
 
 DOCS = ROOT / "docs"
@@ -104,6 +106,8 @@ USER_FLOWS = {
 INSTALL = "python -m pip install copier uv"
 RUN = "uv run rooms_service"
 UPDATE = "copier update --trust --defaults"
+TAGS = "python scripts/release_tags.py"
+PULL = "git pull"
 NEXT_RELEASE = "\n## Support\n\nAsk in the team's chat.\n"
 
 
@@ -164,19 +168,43 @@ def serve_ping_and_stop(command: str, cwd: Path, env: dict[str, str]) -> None:
     assert "Finished server process" in "".join(output), "".join(output)
 
 
+def expected_copy(clone: Path) -> tuple[str, bool]:
+    """What ``copier copy`` records as ``_commit`` in ``clone`` after the tag script, and whether Copier warns.
+
+    A release from 0.2.0 on is tagged, so its tag; before the first tagged release there is no
+    tag, so the abbreviated commit, with Copier's "No git tags found" warning. The pages say both.
+    """
+    version = tomllib.loads((clone / "pyproject.toml").read_text())["project"]["version"]
+    if release_tags.release_version(version) >= release_tags.FIRST_TAGGED:
+        return f"v{version}", False
+    return git(clone, "describe", "--tags", "--always").strip(), True
+
+
+def next_release(clone: Path) -> str:
+    """The version of the next release after ``clone``'s: 0.2.0 (the first tagged) or the next patch."""
+    major, minor, patch = release_tags.release_version(
+        tomllib.loads((clone / "pyproject.toml").read_text())["project"]["version"]
+    )
+    if (major, minor, patch) < release_tags.FIRST_TAGGED:
+        return ".".join(map(str, release_tags.FIRST_TAGGED))
+    return f"{major}.{minor}.{patch + 1}"
+
+
 @pytest.mark.parametrize("page", sorted(USER_FLOWS))
 def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_path: Path, page: str) -> None:
-    """Every command the page shows a user, as written, in a fresh clone whose newest tag is v0.1.0.
+    """Every command the page shows a user, as written, in a fresh clone of main (which has no tags).
 
-    Copy (the copy task commits the lock file), run (start, get a pong, Ctrl+C), test, then the first
-    ``copier update`` once the template has a next release (v0.1.1). The install command is
-    checked, not run: this environment already has Copier and uv.
+    Recreate the tags, copy (the copy task commits the lock file), run (start, get a pong,
+    Ctrl+C), test, then the first ``copier update`` once main has a next release: ``git pull``
+    fetches it from the clone's origin, the tag script tags it. The install command is checked,
+    not run: this environment already has Copier and uv.
     """
+    origin = tmp_path / "origin" / "copier-litestar-ws"
+    shutil.copytree(ROOT, origin, ignore=NOT_TEMPLATE)
+    git(origin.parent, "init", "--quiet", "--initial-branch=main", str(origin))
+    commit_all(origin, "main as published")
     clone = tmp_path / "copier-litestar-ws"
-    shutil.copytree(ROOT, clone, ignore=NOT_TEMPLATE)
-    git(clone, "init", "--quiet")
-    commit_all(clone, "A fresh clone")
-    git(clone, "tag", "--annotate", "--message", "The first release", "v0.1.0")
+    git(tmp_path, "clone", "--quiet", str(origin), str(clone))
     env = {
         **{name: value for name, value in os.environ.items() if name != "VIRTUAL_ENV" and not name.startswith("WS_")},
         **IDENTITY,
@@ -186,6 +214,11 @@ def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_pat
     assert commands[0] == INSTALL
     assert RUN in commands
     assert commands[-1] == UPDATE
+    assert commands.count(TAGS) == 2, "before the copy, and after pulling the next release"
+    section = (ROOT / page).read_text()
+    assert NO_TAGS in section, "the page says what happens without tags"
+    assert "_commit: v0.2.0" in section, "and with them"
+    release = next_release(clone)
     cwd = clone
     for command in commands[1:]:
         if command.startswith("cd "):
@@ -194,11 +227,10 @@ def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_pat
         if command == RUN:
             serve_ping_and_stop(command, cwd, env)
             continue
-        if command == UPDATE:
-            with (clone / "template" / "README.md.jinja").open("a") as readme:
+        if command == PULL:
+            with (origin / "template" / "README.md.jinja").open("a") as readme:
                 readme.write(NEXT_RELEASE)
-            commit_all(clone, "The next release")
-            git(clone, "tag", "--annotate", "--message", "The next release", "v0.1.1")
+            release_commit(origin, release)
         result = subprocess.run(
             ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
         )
@@ -206,9 +238,11 @@ def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_pat
         if command.startswith("copier copy "):
             service = tmp_path / "rooms-service"
             answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
-            assert (answers["_commit"], answers["_src_path"]) == ("v0.1.0", str(clone))
+            recorded, warned = expected_copy(clone)
+            assert (answers["_commit"], answers["_src_path"]) == (recorded, str(clone))
+            assert (NO_TAGS in result.stderr) == warned, result.stderr
             assert git(service, "status", "--porcelain") == ""
     answers = yaml.safe_load((cwd / ".copier-answers.yml").read_text())
-    assert answers["_commit"] == "v0.1.1"
+    assert answers["_commit"] == f"v{release}"
     assert NEXT_RELEASE in (cwd / "README.md").read_text()
     assert git(cwd, "status", "--porcelain") == " M .copier-answers.yml\n M README.md\n"

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -413,3 +414,57 @@ def test_the_release_workflow_pushes_the_tags_of_main(history: History, tmp_path
             )
             assert result.returncode == 0, f"{command}:\n{result.stdout}{result.stderr}"
         assert tags_of(origin) == {"v0.2.0": history.commits["0.2.0"], "v0.3.0": history.commits["0.3.0"]}
+
+
+def release_procedure() -> str:
+    """The ``sh`` block of "Cutting a release" in docs/developing.md: the release commit's commands."""
+    section = (ROOT / "docs" / "developing.md").read_text().split("\n## Cutting a release\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert match, "no sh block in Cutting a release"
+    return textwrap.dedent(match.group(1))
+
+
+def test_the_documented_release_commit_is_one_the_script_tags(tmp_path: Path) -> None:
+    """The procedure's lines, as written, on a clone of this working tree; only the version is the next one.
+
+    The block names 0.2.0, the next release when it was written; once that is out the test uses
+    the next patch release, so the block stays a recipe that works.
+    """
+    procedure = release_procedure()
+    assert "\nversion=0.2.0\n" in procedure
+    current = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    parsed = release_tags.release_version(current)
+    assert parsed is not None
+    release = "0.2.0" if parsed < release_tags.FIRST_TAGGED else f"{parsed[0]}.{parsed[1]}.{parsed[2] + 1}"
+    origin = tmp_path / "origin.git"
+    work = tmp_path / "work"
+    shutil.copytree(ROOT, work, ignore=NOT_TEMPLATE)
+    git(work.parent, "init", "--quiet", "--initial-branch=main", str(work))
+    commit_all(work, "main before the release")
+    git(tmp_path, "clone", "--quiet", "--bare", str(work), str(origin))
+    maintainer = tmp_path / "copier-litestar-ws"
+    git(tmp_path, "clone", "--quiet", str(origin), str(maintainer))
+    environment = {**os.environ, **IDENTITY, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    environment.pop("VIRTUAL_ENV", None)
+
+    result = subprocess.run(
+        ["bash", "-e", "-c", procedure.replace("\nversion=0.2.0\n", f"\nversion={release}\n")],
+        cwd=maintainer,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"the newest release is {release}." in result.stdout
+    published = tmp_path / "published"
+    git(tmp_path, "clone", "--quiet", str(origin), str(published))
+    assert git(published, "show", "--stat", "--format=%s", "HEAD").split("\n")[0] == f"Release {release}"
+    changed = set(git(published, "diff", "--name-only", "HEAD~1", "HEAD").split())
+    assert changed == {"pyproject.toml", "CHANGELOG.md", "uv.lock"}
+    headings = release_tags.changelog_headings((published / "CHANGELOG.md").read_text())
+    assert headings[:2] == [release_tags.UNRELEASED, release]
+    assert run_script(published).returncode == 0
+    assert tags_of(published) == {f"v{release}": git(published, "rev-parse", "HEAD").strip()}
