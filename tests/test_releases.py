@@ -7,6 +7,7 @@ tags Copier needs, in any clone.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -41,6 +42,21 @@ def load_script() -> ModuleType:
 
 
 release_tags = load_script()
+
+
+def test_the_script_uses_only_the_standard_library_and_says_what_it_does() -> None:
+    """It runs in any clone before anything is installed, and in the release workflow on a bare runner."""
+    module = ast.parse(SCRIPT.read_text())
+    assert ast.get_docstring(module)
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(module) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(module) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported - {"__future__"} <= sys.stdlib_module_names, imported - sys.stdlib_module_names
+    functions = [node for node in ast.walk(module) if isinstance(node, ast.FunctionDef)]
+    assert [function.name for function in functions if not ast.get_docstring(function)] == []
 
 
 def test_pyproject_version_is_the_newest_changelog_release() -> None:
