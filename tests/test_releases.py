@@ -313,6 +313,26 @@ def test_without_tags_copier_warns_and_records_the_commit(history: History, tmp_
     assert history.commits["after-0.3.0"].startswith(recorded_commit(tmp_path / "service"))
 
 
+def test_without_tags_an_update_follows_the_clones_newest_commit_and_skips_versioned_migrations(
+    history: History, tmp_path: Path
+) -> None:
+    """Every version is then ``0.0.0.postN``: the update works, but no release's migration is in range."""
+    clone = clone_of(history, tmp_path / "copier-litestar-ws")
+    git(clone, "switch", "--quiet", "--detach", history.commits["after-0.1.1"])
+    service = tmp_path / "service"
+    copy_service(clone, service)
+    git(clone, "switch", "--quiet", "main")
+
+    result = copier_cli(service, "update", "--trust", "--defaults")
+
+    assert result.returncode == 0, result.stderr
+    assert NO_TAGS in result.stderr
+    assert history.commits["after-0.3.0"].startswith(recorded_commit(service))
+    assert "Work after 0.3.0." in (service / "README.md").read_text()
+    assert not (service / "migrated-to-0.2.0").exists()
+    assert not (service / "migrated-to-0.3.0").exists()
+
+
 def test_with_the_tags_copier_renders_and_records_the_newest_release(history: History, tmp_path: Path) -> None:
     clone = clone_of(history, tmp_path / "copier-litestar-ws")
     assert run_script(clone).returncode == 0
