@@ -171,7 +171,8 @@ def documented_switches() -> dict[str, tuple[set[str], set[str], set[str]]]:
 
         def paths(cell: str) -> set[str]:
             names = re.findall(r"`([^`]+)`", cell)
-            return {f"{SRC}/{name}" if name.endswith(".py") and not name.startswith("tests/") else name for name in names}
+            # Modules are written relative to the package; tests, static files and the rest in full.
+            return {f"{SRC}/{name}" if name.endswith(".py") and "tests/" not in name else name for name in names}
 
         rows[label] = (paths(cells[0]), paths(cells[1]), paths(cells[2]))
     return rows
