@@ -145,5 +145,5 @@ def test_the_readme_command_runs_the_cli_the_tests_run(rendered: Render) -> None
     """``uv run <package>-asyncapi FILE`` in the generated README is the script ``written_document`` runs."""
     project = rendered()
     scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts[f"{PACKAGE}-asyncapi"] == f"{PACKAGE}.asyncapi:main"
+    assert scripts[f"{PACKAGE}-asyncapi"] == f"{PACKAGE}.asyncapi.__main__:main"
     assert f"uv run {PACKAGE}-asyncapi asyncapi.json\n" in (project / "README.md").read_text()

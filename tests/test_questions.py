@@ -17,6 +17,12 @@ from .conftest import ROOT, render
     [
         ({"project_name": ""}, "project_name must not be empty"),
         ({"project_name": "   "}, "project_name must not be empty"),
+        ({"project_name": 'The "Rooms"'}, "must not contain double quotes, backslashes or control characters"),
+        ({"project_name": "Back\\slash"}, "must not contain double quotes, backslashes or control characters"),
+        ({"project_name": "Tab\there"}, "must not contain double quotes, backslashes or control characters"),
+        ({"project_name": "R" * 49}, "keep it to 48"),
+        ({"package_name": "r" * 41}, "keep it to 40"),
+        ({"description": 'A "quoted" service.'}, "description must not contain double quotes"),
         ({"package_name": "2bad"}, "must be a lowercase Python identifier"),
         ({"package_name": "Rooms"}, "must be a lowercase Python identifier"),
         ({"package_name": "my-rooms"}, "must be a lowercase Python identifier"),
@@ -41,7 +47,13 @@ def test_bad_answers_are_refused_with_a_message(tmp_path: Path, answers: dict[st
 
 @pytest.mark.parametrize(
     ("project_name", "package_name"),
-    [("Rooms Service", "rooms_service"), ("My Chat-Rooms 2", "my_chat_rooms_2"), ("42 Live Feed!", "live_feed")],
+    [
+        ("Rooms Service", "rooms_service"),
+        ("My Chat-Rooms 2", "my_chat_rooms_2"),
+        ("42 Live Feed!", "live_feed"),
+        # A long name gives a package name cut to the 40 characters allowed, without a trailing "_".
+        ("The Very Long Name Of A Rooms Service For Tests", "the_very_long_name_of_a_rooms_service_fo"),
+    ],
 )
 def test_package_name_defaults_to_a_valid_identifier_from_project_name(
     tmp_path: Path, project_name: str, package_name: str

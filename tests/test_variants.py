@@ -33,18 +33,29 @@ LAYOUT = {
     f"src/{PACKAGE}/__init__.py",
     f"src/{PACKAGE}/__main__.py",
     f"src/{PACKAGE}/app.py",
-    f"src/{PACKAGE}/asyncapi.py",
+    f"src/{PACKAGE}/asyncapi/__init__.py",
+    f"src/{PACKAGE}/asyncapi/__main__.py",
     f"src/{PACKAGE}/broker.py",
+    f"src/{PACKAGE}/closes.py",
     f"src/{PACKAGE}/codec.py",
+    f"src/{PACKAGE}/connection.py",
+    f"src/{PACKAGE}/errors.py",
+    f"src/{PACKAGE}/exposition.py",
+    f"src/{PACKAGE}/guards.py",
     f"src/{PACKAGE}/handlers.py",
     f"src/{PACKAGE}/logs.py",
     f"src/{PACKAGE}/manager.py",
+    f"src/{PACKAGE}/metric_types.py",
     f"src/{PACKAGE}/metrics.py",
     f"src/{PACKAGE}/models.py",
+    f"src/{PACKAGE}/outbox.py",
+    f"src/{PACKAGE}/page.py",
     f"src/{PACKAGE}/protocol.py",
     f"src/{PACKAGE}/py.typed",
     f"src/{PACKAGE}/router.py",
+    f"src/{PACKAGE}/server.py",
     f"src/{PACKAGE}/settings.py",
+    f"src/{PACKAGE}/static/credentials.js",
     f"src/{PACKAGE}/static/index.html",
     f"src/{PACKAGE}/static/page.js",
     f"src/{PACKAGE}/static/socket.js",
@@ -53,20 +64,28 @@ LAYOUT = {
     "tests/conftest.py",
     "tests/contract.py",
     "tests/helpers.py",
+    "tests/live.py",
     "tests/loadtest.py",
     "tests/test_asyncapi.py",
     "tests/test_broker.py",
+    "tests/test_closes.py",
     "tests/test_codec.py",
+    "tests/test_connection.py",
+    "tests/test_errors.py",
+    "tests/test_exposition.py",
     "tests/test_fuzz.py",
+    "tests/test_guards.py",
     "tests/test_handlers.py",
-    "tests/test_limits.py",
     "tests/test_logs.py",
     "tests/test_main.py",
     "tests/test_manager.py",
-    "tests/test_metrics.py",
+    "tests/test_metric_types.py",
+    "tests/test_outbox.py",
     "tests/test_page.py",
+    "tests/test_protocol.py",
     "tests/test_router.py",
     "tests/test_server.py",
+    "tests/test_service.py",
     "tests/test_settings.py",
 }
 
@@ -84,8 +103,8 @@ ONLY_DUPLEX = {
     "tests/test_ratelimit.py",
 }
 ONLY_TOKEN_AUTH = {f"src/{PACKAGE}/auth.py", "tests/test_auth.py"}
-ONLY_REDIS = {f"src/{PACKAGE}/redis_broker.py", "tests/test_redis.py"}
-ONLY_DEMO_PAGE = {path for path in LAYOUT if "/static/" in path} | {"tests/test_page.py"}
+ONLY_REDIS = {f"src/{PACKAGE}/redis_broker.py", "tests/redis_server.py", "tests/test_redis_broker.py"}
+ONLY_DEMO_PAGE = {path for path in LAYOUT if "/static/" in path} | {f"src/{PACKAGE}/page.py", "tests/test_page.py"}
 """Files of the demo page (``demo_page``, default yes): part of LAYOUT, absent when answered no."""
 
 variant_params = [
