@@ -25,7 +25,7 @@ from typing import Any
 import uvloop
 
 from . import workloads
-from .servers import BenchError, Running, Server, cores, reference, render, started, variant
+from .servers import Running, Server, ServiceError, cores, reference, render, started, variant
 
 DUPLEX_STYLES = ("low_level", "listener", "class_based", "combined")
 STYLES = (*DUPLEX_STYLES, "stream")
@@ -105,8 +105,8 @@ def run_once(
     with started(server, server_cores) as running:
         try:
             return as_figures(uvloop.run(workloads.cleanly(measure(running))))
-        except BenchError as exc:
-            raise BenchError(f"{server.name}: {exc}\n--- server log ---\n{running.log_tail()}") from None
+        except ServiceError as exc:
+            raise type(exc)(f"{server.name}: {exc}\n--- server log ---\n{running.log_tail()}") from None
 
 
 COUNTS = ("delivered", "expected", "order_violations")
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                     for server in lineup[shift:] + lineup[:shift]:
                         results[spec.name][server.name].append(run_once(server, spec.measure, server_cores))
                 print(f"round {round_index + 1}/{rounds} done ({time.monotonic() - started_at:.0f} s)", flush=True)
-        except BenchError as exc:
+        except ServiceError as exc:  # BenchError: a correctness check; or a server that did not start or settle
             print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
             return 1
     for spec in chosen:

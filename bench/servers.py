@@ -1,17 +1,16 @@
-"""Rendering the variants and starting servers: one fresh process per run, pinned to its own core."""
+"""Rendering the variants and starting servers: one fresh process per run, pinned to its own core.
+
+Servers are started and stopped by the template tests' harness (tests/harness.py: a free port,
+``/health`` before the first client, the log's tail on failure, SIGINT then SIGKILL); renders of
+the working tree come from the tests' render cache (tests/renders.py), renders of another git
+ref from ``copier copy``.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +18,12 @@ from pathlib import Path
 
 import copier
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The template repository."""
+from tests import harness
+from tests.harness import ServiceError
+from tests.matrix import Variant
+from tests.renders import ROOT, Renders
 
-PACKAGE = "rooms_service"
+PACKAGE = Variant().package_name
 
 BENCH_ENV = {"WS_RATE_LIMIT_PER_S": "0", "WS_MAX_CONNECTIONS": "5000"}
 """Settings for every rendered server: the rate limit (20 frames/s by default) is off, or closed-loop
@@ -31,7 +32,7 @@ with 503) is above the 1,000 members plus publisher of the full fan-out. Everyth
 the contract's defaults."""
 
 
-class BenchError(Exception):
+class BenchError(ServiceError):
     """A server misbehaved or a correctness check failed: the figures of that run mean nothing."""
 
 
@@ -49,7 +50,13 @@ class Server:
 
 
 def render(destination: Path, style: str, vcs_ref: str) -> Path:
-    """Render ``style`` (text mode, no auth, memory broker) at ``vcs_ref`` into ``destination``."""
+    """The render of ``style`` (text mode, no auth, memory broker) at ``vcs_ref``.
+
+    ``HEAD`` (the working tree, as ``copier copy --vcs-ref HEAD`` takes it) comes from the tests'
+    render cache; another ref is rendered into ``destination``.
+    """
+    if vcs_ref == "HEAD":
+        return Renders()(Variant(interface_style=style))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=copier.errors.DirtyLocalWarning)
         copier.run_copy(
@@ -68,7 +75,7 @@ def render(destination: Path, style: str, vcs_ref: str) -> Path:
 def variant(project: Path, style: str, label: str) -> Server:
     """The rendered ``project`` started the way its run command does (``python -m rooms_service``)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("WS_")}
-    env.update(BENCH_ENV, PYTHONPATH=str(project / "src"))
+    env.update(BENCH_ENV, PYTHONPATH=str(project / "src"), PYTHONDONTWRITEBYTECODE="1")
     return Server(
         name=label,
         command=(sys.executable, "-m", PACKAGE),
@@ -100,102 +107,22 @@ def cores() -> tuple[set[int] | None, set[int] | None]:
     return {available[0]}, {available[1]}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def health(port: int) -> dict[str, object]:
-    """``GET /health`` of the server on ``port``."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
-        body: dict[str, object] = json.load(response)
-        return body
-
-
 @dataclass
-class Running:
-    """A started server: its pid (for /proc figures) and port."""
+class Running(harness.Running):
+    """A started server (the harness's process, port and log) and which server it is."""
 
-    server: Server
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
+    server: Server | None = None
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def cpu_s(self) -> float:
-        """CPU seconds the server process has used, all threads, user and system.
-
-        Read from the process's CPU-time clock (Linux ``clock_getcpuclockid``: clock id
-        ``~pid << 3 | CPUCLOCK_SCHED``, nanoseconds); where that fails, the clock ticks (10 ms)
-        of ``/proc/<pid>/stat``' utime and stime, too coarse for a quick run.
-        """
-        try:
-            return time.clock_gettime((~self.pid << 3) | 2)
-        except OSError:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_kib(self) -> int:
-        """Resident set size in KiB (``VmRSS`` of ``/proc/<pid>/status``)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise BenchError(f"{self.server.name}: no VmRSS in /proc/{self.pid}/status")
-
-    def url(self, path: str) -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-
-    def wait_idle(self, timeout: float = 10) -> None:
-        """Wait for ``/health`` to count no connection and no room; raise :class:`BenchError` if it does not."""
-        deadline = time.monotonic() + timeout
-        while True:
-            body = health(self.port)
-            if body.get("connections") == 0 and body.get("rooms") == 0:
-                return
-            if time.monotonic() > deadline:
-                raise BenchError(f"{self.server.name}: /health still reports {body} {timeout:g} s after the run")
-            time.sleep(0.05)
+    def kind(self) -> str:
+        assert self.server is not None
+        return self.server.kind
 
 
 @contextlib.contextmanager
 def started(server: Server, server_cores: set[int] | None, timeout: float = 30) -> Iterator[Running]:
     """Start a fresh ``server`` process, wait until ``/health`` answers, and stop it on exit (SIGINT)."""
-    port = free_port()
-    log = Path(tempfile.mkstemp(prefix=f"bench-{server.name}-", suffix=".log")[1])
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*server.command, "--port", str(port)], cwd=server.cwd, env=server.env, stdout=output, stderr=output
-        )
-    running = Running(server, process, port, log)
-    try:
-        if server_cores is not None:
-            os.sched_setaffinity(process.pid, server_cores)
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise BenchError(f"{server.name} exited with {process.returncode}:\n{running.log_tail()}")
-            try:
-                health(port)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BenchError(f"{server.name} did not answer /health within {timeout:g} s") from None
-                time.sleep(0.05)
-        yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.unlink(missing_ok=True)
+    with harness.started(
+        server.command, cwd=server.cwd, env=server.env, name=server.name, cores=server_cores, timeout=timeout
+    ) as running:
+        yield Running(running.name, running.process, running.port, running.log, running.group, server)

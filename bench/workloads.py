@@ -185,7 +185,7 @@ class Echo:
 
 async def echo(running: Running, clients: int, round_trips: int, warmup: int) -> Echo:
     """``clients`` clients each doing ``warmup`` then ``round_trips`` closed-loop ping round trips."""
-    reply_type = "ping" if running.server.kind == "echo" else "pong"
+    reply_type = "ping" if running.kind == "echo" else "pong"
     pingers = await connect(lambda: Pinger(reply_type), running.url("/ws"), clients)
     await guarded(pingers, asyncio.gather(*(pinger.run(warmup, record=False) for pinger in pingers)), "warm-up")
     cpu, start = running.cpu_s(), time.perf_counter()
@@ -265,9 +265,9 @@ class Member(Client):
 
 async def join(running: Running, deliveries: Deliveries, count: int) -> list[Member]:
     """Open ``count`` members of the room: ``join`` on ``/ws``, or a stream's ``/ws/rooms/{room}``."""
-    path = f"/ws/rooms/{ROOM}" if running.server.kind == "stream" else "/ws"
+    path = f"/ws/rooms/{ROOM}" if running.kind == "stream" else "/ws"
     members = await connect(lambda: Member(deliveries), running.url(path), count)
-    if running.server.kind != "stream":
+    if running.kind != "stream":
         for member in members:
             member.send({"type": "join", "room": ROOM})
     joined = asyncio.gather(*(member.ready for member in members))
@@ -384,7 +384,7 @@ class Idle(Client):
 
 async def idle(running: Running, connections: int, warmup: int) -> float:
     """KiB of server RSS per idle joined connection, over ``connections`` of them."""
-    kind = running.server.kind
+    kind = running.kind
     path = f"/ws/rooms/{ROOM}" if kind == "stream" else "/ws"
 
     async def open_joined(count: int) -> list[Idle]:

@@ -1,97 +1,138 @@
-"""Rendering helpers shared by the template's tests."""
+"""Fixtures and options of the template's tests; the shared code lives in modules beside it.
+
+Every test carries one tier marker (``tier1``, ``tier2``, ``tier3``: see docs/developing.md).
+A test that takes a ``variant`` argument is run once per answer set of its
+``@pytest.mark.variants(...)`` marker: a list of :class:`~tests.matrix.Variant`, or ``"tier1"``
+for every answer set with each name of ``--names``.
+"""
 
 from __future__ import annotations
 
-import os
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import copier
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The template repository (the working tree, rendered at git HEAD plus uncommitted changes)."""
+from . import harness
+from .matrix import STYLES, TIER1_NAMES, Variant, every_answer_set, typecheck_walks
+from .renders import ROOT, Renders, service_env
+from .smoke import Smoke
+from .typecheck import Typecheck
 
-STYLES = ("low_level", "listener", "class_based", "stream", "combined")
-MODES = ("text", "binary")
-VARIANTS = (
-    [(style, mode, "none", "memory") for style in STYLES for mode in MODES]
-    + [(style, MODES[index % 2], "token", "memory") for index, style in enumerate(STYLES)]
-    + [(style, MODES[(index + 1) % 2], ("none", "token")[index % 2], "redis") for index, style in enumerate(STYLES)]
-)
-"""(interface_style, transport_mode, auth, broker): every style x mode pair, then every style once
-with auth=token and once with broker=redis (modes and auth alternating, as that code does not
-depend on them)."""
-
-Render = Callable[..., Path]
+TIERS = ("tier1", "tier2", "tier3")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--style NAME``: run only the variant tests of that interface_style (CI runs one per job)."""
     parser.addoption(
         "--style",
         action="append",
         choices=STYLES,
         default=[],
         help="run only the tests of variants with this interface_style (repeatable); tests that "
-        "take no style run as usual",
+        "take no variant run as usual",
+    )
+    parser.addoption(
+        "--names",
+        default=",".join(TIER1_NAMES),
+        help="comma-separated package names tier 1 renders every answer set with: labels of "
+        f"tests/matrix.py's TIER1_NAMES ({', '.join(TIER1_NAMES)}) or names (default: %(default)s)",
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "variants(answer_sets): run the test once per answer set")
+
+
+def tier1_names(config: pytest.Config) -> list[str]:
+    """The package names of ``--names``."""
+    return [TIER1_NAMES.get(name, name) for name in config.getoption("names").split(",") if name]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``variant`` from the test's ``variants`` marker.
+
+    ``"tier1"``: every answer set with each name of ``--names``, one xdist group per name (a
+    worker checks a name's renders, ruff once over them all). ``"tier1-typecheck"``: the walks of
+    :func:`~tests.matrix.typecheck_walks`, one xdist group each, in order (the type checker's
+    cache follows the walk).
+    """
+    if "variant" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("variants")
+    assert marker, f"{metafunc.definition.nodeid} takes a variant but has no variants marker"
+    (answer_sets,) = marker.args
+    names = tier1_names(metafunc.config)
+    if answer_sets == "tier1":
+        params = [
+            pytest.param(variant, id=variant.id, marks=pytest.mark.xdist_group(f"tier1-{name}"))
+            for name in names
+            for variant in every_answer_set(name)
+        ]
+    elif answer_sets == "tier1-typecheck":
+        params = [
+            pytest.param(variant, id=variant.id, marks=pytest.mark.xdist_group(f"tier1-typecheck-{index}"))
+            for index, walk in enumerate(typecheck_walks(names))
+            for variant in walk
+        ]
+    else:
+        params = [pytest.param(variant, id=variant.id) for variant in answer_sets]
+    metafunc.parametrize("variant", params)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the tests parametrized with a ``style`` that ``--style`` did not choose."""
+    """Deselect the variants of the styles ``--style`` did not choose; check every test has one tier."""
+    for item in items:
+        tiers = [tier for tier in TIERS if item.get_closest_marker(tier)]
+        assert len(tiers) == 1, f"{item.nodeid} has tier markers {tiers}: one of {TIERS} is required"
     chosen = config.getoption("style")
     if not chosen:
         return
     keep, drop = [], []
     for item in items:
-        style = getattr(item, "callspec", None) and item.callspec.params.get("style")
-        (drop if style and style not in chosen else keep).append(item)
+        variant = getattr(item, "callspec", None) and item.callspec.params.get("variant")
+        (drop if isinstance(variant, Variant) and variant.interface_style not in chosen else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
 
 
-def render(destination: Path, **answers: str) -> Path:
-    """Render the template into ``destination`` with ``answers`` over the defaults; return it.
+@pytest.fixture(scope="session")
+def renders() -> Renders:
+    """Renders by answer set, from the cache shared by the session's workers, tiers and runs."""
+    return Renders()
 
-    Raises:
-        ValueError: an answer is refused by its validator or is not one of its choices.
-    """
-    with warnings.catch_warnings():
-        # Rendering a working tree with uncommitted changes is what these tests are for.
-        warnings.filterwarnings("ignore", category=copier.errors.DirtyLocalWarning)
-        copier.run_copy(
-            str(ROOT),
-            destination,
-            data=answers,
-            defaults=True,
-            vcs_ref="HEAD",
-            quiet=True,
-            # The copy task (hooks/git_init.py) is tested in tests/test_hooks.py; skipping it
-            # keeps the matrix fast and shows the template renders without --trust.
-            skip_tasks=True,
-            unsafe=False,
-        )
-    return destination
+
+@pytest.fixture
+def project(renders: Renders, variant: Variant) -> Path:
+    """The render of the test's ``variant`` (shared: read it, or copy it to write)."""
+    return renders(variant)
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Render:
-    """Render a variant once per test session (per xdist worker) and reuse it."""
-    cache: dict[tuple[tuple[str, str], ...], Path] = {}
-
-    def get(**answers: str) -> Path:
-        key = tuple(sorted(answers.items()))
-        if key not in cache:
-            name = "-".join(value for _, value in key) or "defaults"
-            cache[key] = render(tmp_path_factory.mktemp(name), **answers)
-        return cache[key]
-
-    return get
+def redis_url() -> Iterator[str]:
+    """A loopback redis-server for the session (of this worker)."""
+    with harness.redis_server() as server:
+        yield server.url
 
 
-def service_env() -> dict[str, str]:
-    """The environment for a generated project's tools: ours, minus any ``WS_*`` setting."""
-    return {name: value for name, value in os.environ.items() if not name.startswith("WS_")}
+@pytest.fixture(scope="session")
+def smoke() -> Iterator[Smoke]:
+    """This worker's smoke-test process (tests/smoke.py)."""
+    runner = Smoke(ROOT, service_env())
+    yield runner
+    runner.close()
+
+
+@pytest.fixture(scope="session")
+def typecheck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Typecheck]]:
+    """``typecheck(walk)``: this worker's type checker of a walk (its staging project and mypy cache)."""
+    checkers: dict[str, Typecheck] = {}
+
+    def get(walk: str) -> Typecheck:
+        if walk not in checkers:
+            checkers[walk] = Typecheck(walk, tmp_path_factory.mktemp(f"mypy-{walk}") / "project")
+        return checkers[walk]
+
+    yield get
+    for checker in checkers.values():
+        checker.close()

@@ -1,13 +1,15 @@
 """Every variant's container files, validated; two variants' images built with podman and run.
 
 The compose file of a memory and a Redis variant is checked against the Compose Specification
-schema that check-jsonschema vendors. The images of a duplex variant (listener, with
-``broker=redis``) and of the stream variant are built from their rendered ``Dockerfile`` (on the
-local base image of tests/podman.py, through ``BASE_IMAGE``) and started with ``--network
-host`` on a free port, with ``HOST=127.0.0.1`` so they listen on loopback only. A client from
-the host gets its answers and ``/health`` 200; ``podman stop`` closes every client with 1012 and
-the container exits by itself well within the stop timeout; two containers of the Redis
-variant deliver one room across replicas in ``seq`` order.
+schema that check-jsonschema vendors (tier 1). The images (tier 3) of a duplex variant (listener,
+with ``broker=redis``) and of the stream variant (tests/matrix.py's ``IMAGE_DUPLEX`` and
+``IMAGE_STREAM``) are built from their rendered ``Dockerfile`` (on the local base image of
+tests/podman.py, through ``BASE_IMAGE``) and started with ``--network host`` on a free port, with
+``HOST=127.0.0.1`` so they listen on loopback only. A client from the host gets its answers and
+``/health`` 200; ``podman stop`` closes every client with 1012 and the container exits by itself
+well within the stop timeout; two containers of the Redis variant deliver one room across
+replicas in ``seq`` order. The generated README's deploy commands build the stream variant's
+render again: podman's layer cache serves that build whole.
 
 All image tests share one xdist group: builds run one at a time and each image is built once per
 session (podman's layer cache keeps the base, uv and dependency layers between runs).
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,9 @@ import yaml
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from . import podman
-from .conftest import Render
+from . import harness, podman
+from .matrix import IMAGE_DUPLEX, IMAGE_STREAM, Variant
+from .renders import Renders
 
 TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
@@ -45,10 +48,10 @@ STOP_TIMEOUT_S = 10
 
 CHECK_JSONSCHEMA = str(Path(sys.executable).with_name("check-jsonschema"))
 
-DUPLEX = {"interface_style": "listener", "transport_mode": "text", "auth": "none", "broker": "redis"}
-STREAM = {"interface_style": "stream", "transport_mode": "text", "auth": "none", "broker": "memory"}
 
-images_group = pytest.mark.xdist_group("images")
+def images(test: Any) -> Any:
+    """Tier 3, in the one xdist group of the image tests."""
+    return pytest.mark.tier3(pytest.mark.xdist_group("images")(test))
 
 
 def validate_compose(path: Path) -> subprocess.CompletedProcess[str]:
@@ -60,9 +63,10 @@ def validate_compose(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.tier1
 @pytest.mark.parametrize("broker", ["memory", "redis"])
-def test_compose_file_is_valid_with_health_checks(rendered: Render, broker: str) -> None:
-    project = rendered(interface_style="listener", broker=broker)
+def test_compose_file_is_valid_with_health_checks(renders: Renders, broker: str) -> None:
+    project = renders(Variant(broker=broker))
     result = validate_compose(project / "compose.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
@@ -80,6 +84,7 @@ def test_compose_file_is_valid_with_health_checks(rendered: Render, broker: str)
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
 
+@pytest.mark.tier1
 def test_the_compose_check_catches_a_broken_file(tmp_path: Path) -> None:
     broken = tmp_path / "compose.yaml"
     broken.write_text("services:\n  app:\n    image: x\n    depends_on:\n      redis:\n        condition: healthy\n")
@@ -87,13 +92,6 @@ def test_the_compose_check_catches_a_broken_file(tmp_path: Path) -> None:
 
 
 # --- images -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -113,48 +111,37 @@ def own_copy(project: Path, parent: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def image(base_image: str, rendered: Render, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``image(**answers)``: the tag of the variant's image, built on first use."""
-    built: dict[tuple[tuple[str, str], ...], str] = {}
+def locked(renders: Renders, tmp_path_factory: pytest.TempPathFactory) -> Callable[[Variant], Path]:
+    """``locked(variant)``: a copy of the variant's render with its ``uv.lock``, made once.
 
-    def get(**answers: str) -> str:
-        key = tuple(sorted(answers.items()))
-        if key not in built:
-            project = own_copy(rendered(**answers), tmp_path_factory.mktemp("image"))
-            # The copy task locks the render; the matrix renders without tasks.
-            if not (project / "uv.lock").exists():
-                subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
-            order = ("interface_style", "transport_mode", "auth", "broker")
-            tag = "localhost/copier-litestar-ws-test/" + "-".join(answers[name] for name in order if name in answers)
-            podman.build(project, tag, "--build-arg", f"BASE_IMAGE={base_image}")
-            built[key] = tag
-        return built[key]
+    The copy task locks a render; the matrix renders without tasks. One copy per variant keeps
+    the lock (and so podman's cached dependency layer) the same for every build of it.
+    """
+    copies: dict[Variant, Path] = {}
+
+    def get(variant: Variant) -> Path:
+        if variant not in copies:
+            project = own_copy(renders(variant), tmp_path_factory.mktemp("image"))
+            subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
+            copies[variant] = project
+        return copies[variant]
 
     return get
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A loopback redis-server for the containers (on the host network, 127.0.0.1 is the host)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "Ready to accept connections" in line:
-            break
-    else:
-        pytest.fail(f"redis-server did not start (exit code {process.wait()})")
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(TIMEOUT_S)
-    process.stdout.close()
+@pytest.fixture(scope="session")
+def image(base_image: str, locked: Callable[[Variant], Path]) -> Callable[[Variant], str]:
+    """``image(variant)``: the tag of the variant's image, built on first use."""
+    built: dict[Variant, str] = {}
+
+    def get(variant: Variant) -> str:
+        if variant not in built:
+            tag = f"localhost/copier-litestar-ws-test/{variant.id}"
+            podman.build(locked(variant), tag, "--build-arg", f"BASE_IMAGE={base_image}")
+            built[variant] = tag
+        return built[variant]
+
+    return get
 
 
 @dataclass
@@ -188,7 +175,7 @@ class Container:
 @contextlib.contextmanager
 def running(image: str, **environment: str) -> Iterator[Container]:
     """Run ``image`` as the image's own command on a free loopback port until healthy; remove it after."""
-    container = Container(f"copier-litestar-ws-test-{uuid.uuid4().hex[:12]}", free_port())
+    container = Container(f"copier-litestar-ws-test-{uuid.uuid4().hex[:12]}", harness.free_port())
     settings = {"HOST": "127.0.0.1", "PORT": str(container.port), **environment}
     # The health-check timer needs systemd, absent here; `podman healthcheck run` still works.
     podman.podman(
@@ -238,9 +225,11 @@ def assert_stop_closes_every_client_with_1012(container: Container, clients: lis
     assert took < STOP_TIMEOUT_S, f"podman stop took {took:.1f} s"
 
 
-@images_group
-def test_duplex_image_serves_a_client_runs_as_non_root_and_stops_with_1012(image: Any, redis_url: str) -> None:
-    tag = image(**DUPLEX)
+@images
+def test_duplex_image_serves_a_client_runs_as_non_root_and_stops_with_1012(
+    image: Callable[[Variant], str], redis_url: str
+) -> None:
+    tag = image(IMAGE_DUPLEX)
     inspected = json.loads(podman.podman("image", "inspect", tag).stdout)[0]
     assert inspected["Config"]["User"] == "app"
     assert inspected["Config"]["Cmd"] == ["rooms_service"]
@@ -256,9 +245,9 @@ def test_duplex_image_serves_a_client_runs_as_non_root_and_stops_with_1012(image
         assert_stop_closes_every_client_with_1012(container, clients)
 
 
-@images_group
-def test_stream_image_serves_a_feed_and_stops_with_1012(image: Any) -> None:
-    with running(image(**STREAM)) as container, contextlib.ExitStack() as stack:
+@images
+def test_stream_image_serves_a_feed_and_stops_with_1012(image: Callable[[Variant], str]) -> None:
+    with running(image(IMAGE_STREAM)) as container, contextlib.ExitStack() as stack:
         podman.podman("healthcheck", "run", container.name)
         feeds = [stack.enter_context(container.ws("/ws/rooms/lobby")) for _ in range(2)]
         for ws in feeds:
@@ -273,9 +262,11 @@ def test_stream_image_serves_a_feed_and_stops_with_1012(image: Any) -> None:
         assert_stop_closes_every_client_with_1012(container, feeds)
 
 
-@images_group
-def test_two_replicas_behind_one_redis_deliver_a_room_in_seq_order(image: Any, redis_url: str) -> None:
-    tag = image(**DUPLEX)
+@images
+def test_two_replicas_behind_one_redis_deliver_a_room_in_seq_order(
+    image: Callable[[Variant], str], redis_url: str
+) -> None:
+    tag = image(IMAGE_DUPLEX)
     with (
         running(tag, WS_REDIS_URL=redis_url) as first,
         running(tag, WS_REDIS_URL=redis_url) as second,
@@ -323,15 +314,15 @@ def readme_block(readme: str, heading: str) -> str:
     return block.group(1)
 
 
-@images_group
+@images
 def test_readme_deploy_commands_build_run_check_and_stop_the_container(
-    rendered: Render, base_image: str, tmp_path: Path
+    locked: Callable[[Variant], Path], base_image: str, tmp_path: Path
 ) -> None:
-    """The commands of the generated README's "Deploy" section, as written, with docker meaning podman."""
-    listener = rendered(interface_style="listener", transport_mode="text", auth="none", broker="memory")
-    project = own_copy(listener, tmp_path)
-    if not (project / "uv.lock").exists():
-        subprocess.run(["uv", "lock", "--quiet"], cwd=project, check=True, timeout=300)
+    """The commands of the generated README's "Deploy" section, as written, with docker meaning podman.
+
+    On the stream variant's locked render, which its image test builds too: the same build context.
+    """
+    project = locked(IMAGE_STREAM)
     commands = readme_block((project / "README.md").read_text(), "### A container")
     assert commands.splitlines()[0] == "docker build -t rooms-service ."
     with socket.socket() as probe:  # the README's port; the commands bind it on loopback only

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -23,9 +18,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from websockets.sync.client import connect
 
-from .conftest import ROOT, STYLES
-from .test_releases import NO_TAGS, release_commit, release_tags
-from .test_update import IDENTITY, NOT_TEMPLATE, commit_all, git
+from . import harness
+from .gitrepo import IDENTITY, NOT_TEMPLATE, commit_all, git
+from .matrix import STYLES
+from .releases import NO_TAGS, release_commit, release_tags
+from .renders import ROOT
 
 DOCS = ROOT / "docs"
 STYLE_PAGE = DOCS / "interface-styles.md"
@@ -56,6 +53,7 @@ def run_example(style: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
+@pytest.mark.tier1
 def test_site_builds_strictly(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
@@ -70,6 +68,7 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "updating" / "index.html").is_file()
 
 
+@pytest.mark.tier1
 def test_every_style_has_an_example_in_its_variants_api() -> None:
     assert set(STYLE_API) == set(STYLES)
     for style, (_, api) in STYLE_API.items():
@@ -77,6 +76,7 @@ def test_every_style_has_an_example_in_its_variants_api() -> None:
         assert api in (ROOT / "variants" / "router" / f"{style}.py.jinja").read_text(), style
 
 
+@pytest.mark.tier1
 @pytest.mark.parametrize("style", [style for style in STYLES if style != "stream"])
 def test_duplex_examples_answer_a_ping(style: str, monkeypatch: pytest.MonkeyPatch) -> None:
     app = Litestar(route_handlers=[getattr(run_example(style, monkeypatch), STYLE_API[style][0])])
@@ -85,12 +85,14 @@ def test_duplex_examples_answer_a_ping(style: str, monkeypatch: pytest.MonkeyPat
         assert json.loads(socket.receive_text(timeout=5)) == {"type": "pong"}
 
 
+@pytest.mark.tier1
 def test_stream_example_pushes_subscribed(monkeypatch: pytest.MonkeyPatch) -> None:
     app = Litestar(route_handlers=[run_example("stream", monkeypatch).room_feed])
     with TestClient(app) as client, client.websocket_connect("/ws/rooms/lobby") as socket:
         assert json.loads(socket.receive_text(timeout=5)) == {"type": "subscribed", "room": "lobby"}
 
 
+@pytest.mark.tier1
 def test_readme_links_to_pages_that_exist() -> None:
     links = re.findall(r"\]\((docs/[^)#]+)", (ROOT / "README.md").read_text())
     assert links, "the README links to the docs"
@@ -124,48 +126,33 @@ def user_commands(page: str) -> list[str]:
     return commands
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def distinct_flows() -> list[list[str]]:
+    """The pages of :data:`USER_FLOWS`, grouped by the commands they show: pages that show the same
+    commands in the same order share one run (running them again would repeat the same steps)."""
+    flows: dict[tuple[str, ...], list[str]] = {}
+    for page in sorted(USER_FLOWS):
+        flows.setdefault(tuple(user_commands(page)), []).append(page)
+    return list(flows.values())
 
 
 def serve_ping_and_stop(command: str, cwd: Path, env: dict[str, str]) -> None:
     """Start the service with ``command`` (plus ``--port``, as 8000 may be taken), ping it, stop it with Ctrl+C."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["bash", "-c", f"exec {command} --port {port}"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    # The first `uv run` installs the service's environment; Ctrl+C reaches uv and the server (a group).
+    service = harness.start(
+        ["bash", "-c", f'exec {command} "$@"', command], cwd=cwd, env=env, name=command, group=True, timeout=300
     )
-    lines: queue.Queue[str] = queue.Queue()
-    assert server.stdout is not None
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in server.stdout or ()], daemon=True)
-    reader.start()
-    output = []
     try:
-        deadline = time.monotonic() + 300  # the first `uv run` installs the service's environment
-        while not any("Uvicorn running on" in line for line in output):
-            output.append(lines.get(timeout=max(deadline - time.monotonic(), 0.1)))
-        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as client:
+        with connect(service.url("/ws"), open_timeout=10) as client:
             client.send(json.dumps({"type": "ping", "id": "quick-start"}))
             assert json.loads(client.recv(timeout=10)) == {"type": "pong", "id": "quick-start"}
+        code = service.stop(timeout=60)
+        output = service.log_text()
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(timeout=60)
-        reader.join(timeout=10)
-        server.stdout.close()
-    while not lines.empty():
-        output.append(lines.get())
+        service.stop()
+        service.log.unlink(missing_ok=True)
     # Ctrl+C: uvicorn shuts down cleanly; uv then exits 130 (128 + SIGINT), as shells expect.
-    assert server.returncode in (0, 130), "".join(output)
-    assert "Finished server process" in "".join(output), "".join(output)
+    assert code in (0, 130), output
+    assert "Finished server process" in output, output
 
 
 def expected_copy(clone: Path) -> tuple[str, bool]:
@@ -190,9 +177,13 @@ def next_release(clone: Path) -> str:
     return f"{major}.{minor}.{patch + 1}"
 
 
-@pytest.mark.parametrize("page", sorted(USER_FLOWS))
-def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_path: Path, page: str) -> None:
-    """Every command the page shows a user, as written, in a fresh clone of main (which has no tags).
+@pytest.mark.tier3
+@pytest.mark.parametrize("pages", [pytest.param(pages, id="+".join(pages)) for pages in distinct_flows()])
+def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_path: Path, pages: list[str]) -> None:
+    """Every command the pages show a user, as written, in a fresh clone of main (which has no tags).
+
+    Pages that show the same commands share one run (:func:`distinct_flows`);
+    what each page says about tags is checked on every page.
 
     Recreate the tags, copy (the copy task commits the lock file), run (start, get a pong,
     Ctrl+C), test, then the first ``copier update`` once main has a next release: ``git pull``
@@ -210,14 +201,15 @@ def test_a_new_users_commands_run_verbatim_from_copy_to_the_first_update(tmp_pat
         **IDENTITY,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    commands = user_commands(page)
+    commands = user_commands(pages[0])
     assert commands[0] == INSTALL
     assert RUN in commands
     assert commands[-1] == UPDATE
     assert commands.count(TAGS) == 2, "before the copy, and after pulling the next release"
-    section = (ROOT / page).read_text()
-    assert NO_TAGS in section, "the page says what happens without tags"
-    assert "_commit: v0.2.0" in section, "and with them"
+    for page in pages:
+        text = (ROOT / page).read_text()
+        assert NO_TAGS in text, f"{page} says what happens without tags"
+        assert "_commit: v0.2.0" in text, f"{page} says what happens with them"
     release = next_release(clone)
     cwd = clone
     for command in commands[1:]:

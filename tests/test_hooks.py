@@ -12,15 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
-import copier
 import pytest
 from copier.errors import UnsafeTemplateError
 
-from .conftest import ROOT
-from .test_update import IDENTITY, commit_all, git
+from .gitrepo import IDENTITY, commit_all, git
+from .renders import ROOT, copy_working_tree
 
 HOOKS = ROOT / "hooks"
 WORKFLOWS = Path(".github/workflows")
@@ -32,14 +30,6 @@ def without_git_identity(home: Path) -> dict[str, str]:
     empty.write_text("")
     environment = {name: value for name, value in os.environ.items() if name not in IDENTITY and name != "EMAIL"}
     return {**environment, "GIT_CONFIG_GLOBAL": str(empty), "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(home)}
-
-
-def copy_working_tree(destination: Path, **options: bool) -> Path:
-    """``copier copy --defaults --vcs-ref HEAD`` of this working tree, with Copier ``options``."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=copier.errors.DirtyLocalWarning)
-        copier.run_copy(str(ROOT), destination, defaults=True, vcs_ref="HEAD", quiet=True, **options)
-    return destination
 
 
 def run_hook(script: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -59,6 +49,7 @@ def state(repo: Path) -> tuple[str, str, dict[str, bytes]]:
     return git(repo, "log", "--all", "--format=%H"), git(repo, "status", "--porcelain"), files
 
 
+@pytest.mark.tier3
 def test_trusted_copy_is_a_git_repository_with_the_render_as_its_only_commit(tmp_path: Path) -> None:
     """``copier copy --trust`` from the command line, on a machine without a git identity."""
     project = tmp_path / "service"
@@ -88,18 +79,21 @@ def test_trusted_copy_is_a_git_repository_with_the_render_as_its_only_commit(tmp
     assert git(project, "branch", "--show-current").strip() == "main"
 
 
+@pytest.mark.tier1
 def test_copy_with_skip_tasks_needs_no_trust_and_makes_no_repository(tmp_path: Path) -> None:
     project = copy_working_tree(tmp_path / "service", unsafe=False, skip_tasks=True)
     assert (project / "src/rooms_service/app.py").is_file()
     assert not (project / ".git").exists()
 
 
+@pytest.mark.tier1
 def test_copy_without_trust_or_skip_tasks_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsafeTemplateError, match=r"unsafe feature: tasks\.\n.*--trust"):
         copy_working_tree(tmp_path / "service", unsafe=False)
     assert not (tmp_path / "service").exists()
 
 
+@pytest.mark.tier3
 def test_copy_inside_an_existing_repository_commits_nothing(tmp_path: Path) -> None:
     monorepo = tmp_path / "monorepo"
     monorepo.mkdir()
@@ -112,6 +106,7 @@ def test_copy_inside_an_existing_repository_commits_nothing(tmp_path: Path) -> N
     assert git(monorepo, "status", "--porcelain").strip() == "?? services/"
 
 
+@pytest.mark.tier1
 def test_git_init_hook_run_twice_commits_once(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("print('hi')\n")
     first = run_hook("git_init.py", tmp_path, "Ann Author", "ann@example.com")
@@ -132,6 +127,7 @@ def only_git_on_path(directory: Path) -> dict[str, str]:
     return {**os.environ, "PATH": str(directory)}
 
 
+@pytest.mark.tier1
 @pytest.mark.parametrize(
     ("dependencies", "expected"),
     [(None, "uv is not installed, so no uv.lock was written"), ('["not a requirement !"]', "`uv lock` failed")],
@@ -183,6 +179,7 @@ def project_with_workflow(project: Path, workflow: str) -> Path:
     return project
 
 
+@pytest.mark.tier1
 def test_migration_moves_the_projects_own_workflow_once(tmp_path: Path) -> None:
     """The recorded commit rendered no ci.yml: the project's is the team's own, moved aside."""
     template = template_at(tmp_path / "template", ships_workflow=False)
@@ -198,6 +195,7 @@ def test_migration_moves_the_projects_own_workflow_once(tmp_path: Path) -> None:
     assert state(project) == moved
 
 
+@pytest.mark.tier1
 def test_migration_never_moves_a_workflow_the_template_rendered(tmp_path: Path) -> None:
     """The recorded commit rendered ci.yml: it is the template's file, edited or not; it stays."""
     template = template_at(tmp_path / "template", ships_workflow=True)
@@ -208,6 +206,7 @@ def test_migration_never_moves_a_workflow_the_template_rendered(tmp_path: Path) 
     assert result.stdout == ""
 
 
+@pytest.mark.tier1
 def test_migration_leaves_the_templates_workflow_alone_once_both_exist(tmp_path: Path) -> None:
     template = template_at(tmp_path / "template", ships_workflow=False)
     project = project_with_workflow(tmp_path / "project", "name: CI\n")
@@ -218,6 +217,7 @@ def test_migration_leaves_the_templates_workflow_alone_once_both_exist(tmp_path:
     assert state(project) == before
 
 
+@pytest.mark.tier1
 @pytest.mark.parametrize("script", sorted(path.name for path in HOOKS.glob("*.py")))
 def test_hooks_use_only_the_standard_library_and_say_what_they_do(script: str) -> None:
     module = ast.parse((HOOKS / script).read_text())
@@ -233,12 +233,14 @@ def test_hooks_use_only_the_standard_library_and_say_what_they_do(script: str) -
     assert [f.name for f in functions if not ast.get_docstring(f)] == []
 
 
+@pytest.mark.tier1
 def test_every_hook_copier_runs_exists() -> None:
     config = (ROOT / "copier.yml").read_text()
     referenced = {line.split("/hooks/")[1].strip().strip('"') for line in config.splitlines() if "/hooks/" in line}
     assert referenced == {path.name for path in HOOKS.glob("*.py")}
 
 
+@pytest.mark.tier1
 def test_report_hook_undoes_an_update_that_renamed_the_package(tmp_path: Path) -> None:
     """A package_name changed at a prompt: the after-migration puts the last commit back, exits 1."""
     git(tmp_path, "init", "--quiet")
@@ -271,6 +273,7 @@ def project_with_a_lock(project: Path, dependencies: str = "[]") -> Path:
     return project
 
 
+@pytest.mark.tier1
 def test_relock_hook_leaves_a_project_alone_when_pyproject_did_not_change(tmp_path: Path) -> None:
     project = project_with_a_lock(tmp_path / "service")
     (project / "README.md").write_text("# changed by the update\n")
@@ -280,6 +283,7 @@ def test_relock_hook_leaves_a_project_alone_when_pyproject_did_not_change(tmp_pa
     assert state(project) == before
 
 
+@pytest.mark.tier1
 def test_relock_hook_relocks_a_changed_pyproject_and_can_run_twice(tmp_path: Path) -> None:
     project = project_with_a_lock(tmp_path / "service")
     pyproject = project / "pyproject.toml"
@@ -291,6 +295,7 @@ def test_relock_hook_relocks_a_changed_pyproject_and_can_run_twice(tmp_path: Pat
     assert git(project, "status", "--porcelain") == " M pyproject.toml\n M uv.lock\n"
 
 
+@pytest.mark.tier1
 @pytest.mark.parametrize(
     ("skip_tasks", "pyproject_change", "reason"),
     [

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import STYLES, Render
+from .matrix import STYLES, Variant
 
-PACKAGE = "rooms_service"
+pytestmark = pytest.mark.tier1
 
 
 def module_name(package: Path, path: Path) -> str:
@@ -83,12 +83,12 @@ def test_the_cycle_finder_finds_a_cycle_and_only_a_cycle() -> None:
     assert cycle({"a": {"a.m"}, "a.m": {"a"}}) == ["a", "a.m", "a"]
 
 
-@pytest.mark.parametrize("style", STYLES)
-def test_the_package_imports_without_a_cycle(rendered: Render, style: str) -> None:
+@pytest.mark.variants([Variant(interface_style=style, auth="token", broker="redis") for style in STYLES])
+def test_the_package_imports_without_a_cycle(variant: Variant, project: Path) -> None:
     """With every optional module (auth=token, broker=redis) rendered, so that none is left out."""
-    package = rendered(interface_style=style, auth="token", broker="redis") / "src" / PACKAGE
-    graph = import_graph(package)
+    package = variant.package_name
+    graph = import_graph(project / "src" / package)
     assert len(graph) >= 20, sorted(graph)  # every module was read
-    assert f"{PACKAGE}.manager" in graph[f"{PACKAGE}.handlers"]  # and their imports resolved
-    assert f"{PACKAGE}.app" in graph[f"{PACKAGE}.asyncapi.__main__"]
+    assert f"{package}.manager" in graph[f"{package}.handlers"]  # and their imports resolved
+    assert f"{package}.app" in graph[f"{package}.asyncapi.__main__"]
     assert cycle(graph) is None, " -> ".join(cycle(graph) or [])

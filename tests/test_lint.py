@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .renders import ROOT
+
+pytestmark = pytest.mark.tier1
 
 
 @pytest.mark.parametrize("folder", ["tests", "hooks", "bench"])

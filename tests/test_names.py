@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, render
+from .renders import ROOT, render_snapshot
+
+pytestmark = pytest.mark.tier1
 
 PACKAGE_NAME_CAP = 40
 PROJECT_NAME_CAP = 48
@@ -55,4 +57,4 @@ def test_the_caps_checked_here_are_copier_ymls(tmp_path: Path) -> None:
     assert f"package_name | length > {PACKAGE_NAME_CAP}" in questions["package_name"]["validator"]
     assert f"project_name | length > {PROJECT_NAME_CAP}" in questions["project_name"]["validator"]
     with pytest.raises(ValueError, match=f"keep it to {PACKAGE_NAME_CAP}"):
-        render(tmp_path / "long", package_name="p" * (PACKAGE_NAME_CAP + 1))
+        render_snapshot(tmp_path / "long", package_name="p" * (PACKAGE_NAME_CAP + 1))

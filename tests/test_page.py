@@ -1,9 +1,10 @@
 """The demo page in a real browser: Debian's Chromium driven by Playwright against a running service.
 
-Each variant is rendered, then served with its own run command (``python -m <package>``, what
-``uv run <package>`` runs) on a free loopback port; the pages come from that service, so the
-socket's Origin rule admits them with no setting. One Chromium per xdist worker, one service
-per variant, a fresh browser context (phone-sized) per test.
+The renders of :data:`~tests.matrix.BROWSER` (every style, and every pair of page kind, transport
+mode and auth) are served with their own run command (``python -m <package>``, what ``uv run
+<package>`` runs) on a free loopback port, by tests/harness.py; the pages come from that service,
+so the socket's Origin rule admits them with no setting. One Chromium per xdist worker, one
+service per variant, a fresh browser context (phone-sized) per test.
 
 Chromium comes from Debian (``apt-get install chromium``; ``.ci/run`` installs it): Playwright
 never downloads a browser here.
@@ -13,25 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import json
 import os
-import queue
 import re
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from .conftest import STYLES, VARIANTS, Render, service_env
-from .test_variants import ONLY_DEMO_PAGE, PACKAGE, files_of, layout, run, run_own_suite
+from . import harness
+from .matrix import BROWSER, STYLES, Variant
+from .renders import Renders, service_env
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 """Debian's chromium; GitHub's runners set ``CHROMIUM`` to their preinstalled Chrome."""
@@ -50,97 +45,53 @@ TIMEOUT_MS = 15_000
 """Upper bound for any awaited page event; a restart plus backoff fits well inside it."""
 expect.set_options(timeout=TIMEOUT_MS)
 
-START_TIMEOUT_S = 30.0
 TOKEN = "browser-token"
 PHONE = {"width": 390, "height": 844}
 
-STYLE_MODES = [
-    (style, mode, "none", "memory") for style, mode, auth, broker in VARIANTS if (auth, broker) == ("none", "memory")
-]
-TOKEN_VARIANTS = [answers for answers in VARIANTS if answers[2:] == ("token", "memory")]
-
-
-def params(variants: list[tuple[str, str, str, str]]) -> list[object]:
-    # Same xdist group as tests/test_variants.py: a worker renders each variant once.
-    return [
-        pytest.param(*answers, id="-".join(answers), marks=pytest.mark.xdist_group("-".join(answers)))
-        for answers in variants
-    ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+TOKEN_BROWSER = [variant for variant in BROWSER if variant.token_auth]
 
 
 class Service:
-    """A rendered variant served by its run command on 127.0.0.1; restartable on the same port."""
+    """A render served by its run command on 127.0.0.1; restartable on the same port."""
 
-    def __init__(self, project: Path, auth: str) -> None:
-        self.project = project
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**service_env(), "PYTHONPATH": str(project / "src")}
-        if auth == "token":
-            self.env["WS_AUTH_TOKENS"] = TOKEN
-        self.process: subprocess.Popen[str] | None = None
-        self.reader: threading.Thread | None = None
+    def __init__(self, project: Path, variant: Variant, redis_url: str | None) -> None:
+        self.command = [sys.executable, "-m", variant.package_name, "--host", "127.0.0.1"]
+        self.options: dict[str, object] = {
+            "cwd": project,
+            "env": service_env(
+                PYTHONPATH=str(project / "src"),
+                **({"WS_AUTH_TOKENS": TOKEN} if variant.token_auth else {}),
+                **({"WS_REDIS_URL": redis_url} if redis_url else {}),
+            ),
+            "name": variant.id,
+        }
+        self.running = harness.start(self.command, **self.options)  # type: ignore[arg-type]
+        self.port = self.running.port
+        self.base = self.running.http
 
-    def start(self) -> None:
-        """Start the service and return once uvicorn says it is running."""
-        command = [sys.executable, "-m", PACKAGE, "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = process = subprocess.Popen(
-            command, cwd=self.project, env=self.env, stderr=subprocess.PIPE, text=True
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-        self.reader = threading.Thread(target=self._read_log, args=(process, lines), daemon=True)
-        self.reader.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        log = []
-        while (line := lines.get(timeout=max(0.0, deadline - time.monotonic()))) is not None:
-            log.append(line)
-            if "Uvicorn running on" in line:
-                return
-        raise RuntimeError(f"the service exited with {process.wait()}: {''.join(log)}")
-
-    @staticmethod
-    def _read_log(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
-        # Hands uvicorn's log lines over, and keeps draining the pipe so the server never blocks on it.
-        assert process.stderr is not None
-        for line in process.stderr:
-            lines.put(line)
-        lines.put(None)
+    def restart(self) -> None:
+        """Stop as an operator's Ctrl+C does (uvicorn sends 1012 to every client), then start again."""
+        self.stop()
+        self.running = harness.start(self.command, port=self.port, **self.options)  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        """Stop as an operator's Ctrl+C does: uvicorn sends 1012 to every client, then exits."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(START_TIMEOUT_S)
-            if self.reader is not None:
-                self.reader.join(START_TIMEOUT_S)
-            assert self.process.stderr is not None
-            self.process.stderr.close()
-            self.process = None
+        self.running.stop()
+        self.running.log.unlink(missing_ok=True)
 
     def health(self) -> dict[str, object]:
-        with urllib.request.urlopen(f"{self.base}/health", timeout=5) as response:
-            health: dict[str, object] = json.load(response)
-            return health
+        return self.running.health()
 
 
 @pytest.fixture(scope="session")
-def services(rendered: Render) -> Iterator[Callable[[str, str, str], Service]]:
+def services(renders: Renders, request: pytest.FixtureRequest) -> Iterator[Callable[[Variant], Service]]:
     """One running service per variant and xdist worker, stopped at the end of the session."""
-    running: dict[tuple[str, str, str], Service] = {}
+    running: dict[Variant, Service] = {}
 
-    def get(style: str, mode: str, auth: str) -> Service:
-        if (style, mode, auth) not in running:
-            service = Service(rendered(interface_style=style, transport_mode=mode, auth=auth, broker="memory"), auth)
-            service.start()
-            running[(style, mode, auth)] = service
-        return running[(style, mode, auth)]
+    def get(variant: Variant) -> Service:
+        if variant not in running:
+            redis_url = request.getfixturevalue("redis_url") if variant.redis else None
+            running[variant] = Service(renders(variant), variant, redis_url)
+        return running[variant]
 
     yield get
     for service in running.values():
@@ -237,17 +188,12 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+@pytest.mark.tier3
+@pytest.mark.variants(BROWSER)
 def test_two_pages_in_one_room_exchange_messages_in_seq_order(
-    services: Callable[[str, str, str], Service],
-    pages: Pages,
-    tmp_path_factory: pytest.TempPathFactory,
-    style: str,
-    mode: str,
-    auth: str,
-    broker: str,
+    services: Callable[[Variant], Service], pages: Pages, tmp_path_factory: pytest.TempPathFactory, variant: Variant
 ) -> None:
-    service = services(style, mode, auth)
+    service, style, mode, auth = services(variant), variant.interface_style, variant.transport_mode, variant.auth
     alice, bob = enter_room(pages, service, style, auth)
     alice.fill("#name", "alice")
     bob.fill("#name", "bob")
@@ -264,18 +210,21 @@ def test_two_pages_in_one_room_exchange_messages_in_seq_order(
         assert all(" http: " in line for line in seen[0])
     else:
         senders = [line.split(" ", 2)[2].split(": ", 1)[0] for line in seen[0]]
-        assert senders[0] == senders[2] != senders[1]
+        assert senders[0] == senders[2]
+        # Without auth each connection is a sender of its own; with a token, both pages are its one user.
+        assert (senders[1] == senders[0]) == (auth == "token")
     path = screenshot_dir(tmp_path_factory) / f"{style}-{mode}.png"
     alice.screenshot(path=str(path), full_page=True)
     print(f"screenshot of the {style} page: {path}")
     assert pages.script_errors() == []
 
 
-@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+@pytest.mark.tier3
+@pytest.mark.variants(BROWSER)
 def test_an_invalid_frame_shows_its_error_and_the_connection_stays_open(
-    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+    services: Callable[[Variant], Service], pages: Pages, variant: Variant
 ) -> None:
-    service = services(style, mode, auth)
+    service, style, auth = services(variant), variant.interface_style, variant.auth
     page = pages.open(service.base + "/")
     connect(page, auth)
     if style == "stream":
@@ -298,16 +247,16 @@ def test_an_invalid_frame_shows_its_error_and_the_connection_stays_open(
     assert pages.script_errors(*expected_errors) == []
 
 
-@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+@pytest.mark.tier3
+@pytest.mark.variants(BROWSER)
 def test_a_server_restart_is_followed_by_reconnect_and_rejoin(
-    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+    services: Callable[[Variant], Service], pages: Pages, variant: Variant
 ) -> None:
-    service = services(style, mode, auth)
+    service, style, auth = services(variant), variant.interface_style, variant.auth
     alice, bob = enter_room(pages, service, style, auth)
     for page in (alice, bob):
         page.evaluate(RECORD_CLOSES)
-    service.stop()
-    service.start()
+    service.restart()
     for page in (alice, bob):
         expect(page.locator("#state")).to_have_text("open")
         if style == "stream":
@@ -357,11 +306,12 @@ def foreign_origin(html: str) -> Iterator[str]:
             thread.join()
 
 
-@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(STYLE_MODES))
+@pytest.mark.tier3
+@pytest.mark.variants(BROWSER)
 def test_a_page_from_another_origin_is_refused(
-    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+    services: Callable[[Variant], Service], pages: Pages, variant: Variant
 ) -> None:
-    service = services(style, mode, auth)
+    service, style = services(variant), variant.interface_style
     path = "/ws/rooms/lobby" if style == "stream" else "/ws"
     foreign = (
         "<!doctype html><title>elsewhere</title><script>"
@@ -377,11 +327,12 @@ def test_a_page_from_another_origin_is_refused(
     assert service.health()["connections"] == 0
 
 
-@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(TOKEN_VARIANTS))
+@pytest.mark.tier3
+@pytest.mark.variants(TOKEN_BROWSER)
 def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(
-    services: Callable[[str, str, str], Service], pages: Pages, style: str, mode: str, auth: str, broker: str
+    services: Callable[[Variant], Service], pages: Pages, variant: Variant
 ) -> None:
-    service = services(style, mode, auth)
+    service, style, auth = services(variant), variant.interface_style, variant.auth
     page = pages.open(service.base + "/")
     socket_urls: list[str] = []
     page.on("websocket", lambda ws: socket_urls.append(ws.url))
@@ -441,23 +392,18 @@ def open_with_token_subprotocol(page: Page, service: Service, readme: str, token
     return page.evaluate(script, {"token": token, "mode": mode, "ping": style != "stream", "timeoutMs": TIMEOUT_MS})
 
 
-@pytest.mark.parametrize(("style", "mode", "auth", "broker"), params(TOKEN_VARIANTS))
+@pytest.mark.tier3
+@pytest.mark.variants(TOKEN_BROWSER)
 def test_a_page_sends_its_token_as_a_subprotocol_as_the_readme_shows(
-    rendered: Render,
-    services: Callable[[str, str, str], Service],
-    pages: Pages,
-    style: str,
-    mode: str,
-    auth: str,
-    broker: str,
+    services: Callable[[Variant], Service], pages: Pages, variant: Variant, project: Path
 ) -> None:
     """A browser cannot set headers on a WebSocket: it offers ``rooms`` and ``base64url.bearer.<token>``.
 
     The right token gets the first frame owed (a pong, or a stream's ``subscribed``) with ``rooms``
     selected; a wrong one is accepted, then closed with 4401 before any other frame.
     """
-    service = services(style, mode, auth)
-    readme = (rendered(interface_style=style, transport_mode=mode, auth=auth, broker=broker) / "README.md").read_text()
+    service, style, mode = services(variant), variant.interface_style, variant.transport_mode
+    readme = (project / "README.md").read_text()
     page = pages.open(service.base + "/")
     first = {"type": "subscribed", "room": "lobby"} if style == "stream" else {"type": "pong", "id": "browser"}
     assert open_with_token_subprotocol(page, service, readme, TOKEN, style, mode) == {
@@ -477,21 +423,17 @@ def test_a_page_sends_its_token_as_a_subprotocol_as_the_readme_shows(
     assert pages.script_errors() == []
 
 
-def test_every_style_is_driven_in_the_browser() -> None:
-    assert {answers[0] for answers in STYLE_MODES} == set(STYLES)
-    assert {answers[0] for answers in TOKEN_VARIANTS} == set(STYLES)
+@pytest.mark.tier1
+def test_every_style_and_both_pages_are_driven_in_the_browser() -> None:
+    """Every style's endpoint serves a browser; the rooms and the feed page each run with a token."""
+    assert {variant.interface_style for variant in BROWSER} == set(STYLES)
+    assert {variant.duplex for variant in TOKEN_BROWSER} == {True, False}
 
 
-def test_without_the_demo_page_nothing_of_it_is_rendered_and_the_suite_passes(
-    rendered: Render, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    project = rendered(demo_page="false")
-    assert files_of(project) == layout("listener", "none", "memory") - ONLY_DEMO_PAGE
-    assert "static" not in (project / "src" / PACKAGE / "app.py").read_text()
+@pytest.mark.tier1
+def test_without_the_demo_page_the_app_serves_none_and_the_readme_offers_none(renders: Renders) -> None:
+    """The rest of a render without the page (its files, lint, types, suite) is tiers 1 and 2's."""
+    project = renders(Variant(demo_page=False))
+    assert "static" not in (project / "src" / Variant().package_name / "app.py").read_text()
     assert "/asyncapi.json" in (project / "README.md").read_text()
     assert "<http://127.0.0.1:8000/>" not in (project / "README.md").read_text()
-    run(project, sys.executable, "-m", "ruff", "check", "--no-cache", ".")
-    run(project, sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path_factory.getbasetemp() / "mypy-cache"))
-    result = run_own_suite(project)
-    assert " passed" in result.stdout
-    assert " failed" not in result.stdout

@@ -8,7 +8,6 @@ tags Copier needs, in any clone.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import shutil
@@ -18,32 +17,19 @@ import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
-from .conftest import ROOT
-from .test_update import ANSWERS, IDENTITY, NOT_TEMPLATE, commit_all, git
-from .test_workflows import load_workflow
+from .github_actions import load_workflow
+from .gitrepo import IDENTITY, NOT_TEMPLATE, commit_all, git
+from .releases import NO_TAGS, SCRIPT, release_commit, release_tags
+from .renders import ROOT
 
-SCRIPT = ROOT / "scripts" / "release_tags.py"
-
-
-def load_script() -> ModuleType:
-    """``scripts/release_tags.py`` as a module (it is a script, not part of a package)."""
-    spec = importlib.util.spec_from_file_location("release_tags", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+ANSWERS = ".copier-answers.yml"
 
 
-release_tags = load_script()
-
-
+@pytest.mark.tier1
 def test_the_script_uses_only_the_standard_library_and_says_what_it_does() -> None:
     """It runs in any clone before anything is installed, and in the release workflow on a bare runner."""
     module = ast.parse(SCRIPT.read_text())
@@ -59,6 +45,7 @@ def test_the_script_uses_only_the_standard_library_and_says_what_it_does() -> No
     assert [function.name for function in functions if not ast.get_docstring(function)] == []
 
 
+@pytest.mark.tier1
 def test_pyproject_version_is_the_newest_changelog_release() -> None:
     """The rule on this working tree, and in the lock, where uv records the project's version too."""
     pyproject = (ROOT / "pyproject.toml").read_text()
@@ -70,6 +57,7 @@ def test_pyproject_version_is_the_newest_changelog_release() -> None:
     )
 
 
+@pytest.mark.tier1
 def test_the_check_runs_as_the_release_workflow_runs_it() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--check"], cwd=ROOT, capture_output=True, text=True, check=False
@@ -86,11 +74,13 @@ def pyproject(version: str) -> str:
     return f'[project]\nname = "x"\nversion = "{version}"\n'
 
 
+@pytest.mark.tier1
 def test_the_rule_accepts_work_in_progress_above_the_newest_release() -> None:
     assert release_tags.check_release_files(pyproject("0.1.1"), CHANGELOG) == "0.1.1"
     assert release_tags.check_release_files(pyproject("0.1.1"), CHANGELOG.replace("## Unreleased\n\n- work\n\n", ""))
 
 
+@pytest.mark.tier1
 @pytest.mark.parametrize(
     ("version", "changelog", "message"),
     [
@@ -136,18 +126,6 @@ def note_in_readme(repo: Path, note: str) -> None:
     """A template change every render shows: a line at the end of the generated README."""
     with (repo / "template" / "README.md.jinja").open("a") as readme:
         readme.write(f"\n{note}\n")
-
-
-def release_commit(repo: Path, version: str) -> None:
-    """What a release commit changes: pyproject.toml's version and the CHANGELOG's Unreleased heading."""
-    pyproject = repo / "pyproject.toml"
-    text = pyproject.read_text()
-    current = tomllib.loads(text)["project"]["version"]
-    pyproject.write_text(text.replace(f'version = "{current}"', f'version = "{version}"', 1))
-    changelog = repo / "CHANGELOG.md"
-    changelog.write_text(changelog.read_text().replace("## Unreleased\n", f"## Unreleased\n\n## {version}\n", 1))
-    assert release_tags.check_release_files(pyproject.read_text(), changelog.read_text()) == version
-    commit_all(repo, f"Release {version}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +201,7 @@ def tags_of(clone: Path) -> dict[str, str]:
     return dict(line.split() for line in lines)
 
 
+@pytest.mark.tier3
 def test_the_script_tags_each_release_from_0_2_0_on_the_commit_that_made_it(history: History, tmp_path: Path) -> None:
     clone = clone_of(history, tmp_path / "copier-litestar-ws")
     result = run_script(clone)
@@ -241,6 +220,7 @@ def test_the_script_tags_each_release_from_0_2_0_on_the_commit_that_made_it(hist
     assert tags_of(clone) == {"v0.2.0": history.commits["0.2.0"], "v0.3.0": history.commits["0.3.0"]}
 
 
+@pytest.mark.tier3
 def test_the_script_never_moves_a_tag_and_tags_nothing_on_a_dry_run(history: History, tmp_path: Path) -> None:
     clone = clone_of(history, tmp_path / "copier-litestar-ws")
     dry = run_script(clone, "--dry-run")
@@ -256,6 +236,7 @@ def test_the_script_never_moves_a_tag_and_tags_nothing_on_a_dry_run(history: His
     assert tags_of(clone) == {"v0.2.0": history.commits["after-0.2.0"], "v0.3.0": history.commits["0.3.0"]}
 
 
+@pytest.mark.tier3
 def test_the_script_refuses_a_shallow_clone(history: History, tmp_path: Path) -> None:
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "--quiet", "--depth=1", f"file://{history.repo}", str(shallow))
@@ -263,10 +244,6 @@ def test_the_script_refuses_a_shallow_clone(history: History, tmp_path: Path) ->
     assert result.returncode == 1
     assert "git fetch --unshallow" in result.stderr
     assert tags_of(shallow) == {}
-
-
-NO_TAGS = "No git tags found in template; using HEAD as ref"
-"""Copier 9.19's warning on copy and update from a template clone without release tags."""
 
 
 def copier_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -305,6 +282,7 @@ DEVELOPMENT_VERSION = r"0\.0\.0\.post\d+\.dev0\+[0-9a-f]+"
 """The version Copier gives a commit no release tag precedes."""
 
 
+@pytest.mark.tier3
 def test_without_tags_copier_warns_and_records_the_commit(history: History, tmp_path: Path) -> None:
     clone = clone_of(history, tmp_path / "copier-litestar-ws")
     result = copy_service(clone, tmp_path / "service")
@@ -313,6 +291,7 @@ def test_without_tags_copier_warns_and_records_the_commit(history: History, tmp_
     assert history.commits["after-0.3.0"].startswith(recorded_commit(tmp_path / "service"))
 
 
+@pytest.mark.tier3
 def test_without_tags_an_update_follows_the_clones_newest_commit_and_skips_versioned_migrations(
     history: History, tmp_path: Path
 ) -> None:
@@ -333,6 +312,7 @@ def test_without_tags_an_update_follows_the_clones_newest_commit_and_skips_versi
     assert not (service / "migrated-to-0.3.0").exists()
 
 
+@pytest.mark.tier3
 def test_with_the_tags_copier_renders_and_records_the_newest_release(history: History, tmp_path: Path) -> None:
     clone = clone_of(history, tmp_path / "copier-litestar-ws")
     assert run_script(clone).returncode == 0
@@ -345,6 +325,7 @@ def test_with_the_tags_copier_renders_and_records_the_newest_release(history: Hi
     assert "Work after 0.3.0." not in readme
 
 
+@pytest.mark.tier3
 def test_an_update_from_the_previous_release_runs_the_migrations_in_range(history: History, tmp_path: Path) -> None:
     clone = clone_of(history, tmp_path / "copier-litestar-ws")
     assert run_script(clone).returncode == 0
@@ -366,6 +347,7 @@ def test_an_update_from_the_previous_release_runs_the_migrations_in_range(histor
     assert "Project is up-to-date!" in copier_cli(service, "check-update").stdout
 
 
+@pytest.mark.tier3
 def test_a_service_copied_before_the_tags_moves_onto_the_release_line(history: History, tmp_path: Path) -> None:
     """Copied from main without tags (as every service before 0.2.0), then the tags arrive."""
     clone = clone_of(history, tmp_path / "copier-litestar-ws")
@@ -393,6 +375,7 @@ def test_a_service_copied_before_the_tags_moves_onto_the_release_line(history: H
     assert re.fullmatch(DEVELOPMENT_VERSION, (service / "migrated-to-0.3.0").read_text())
 
 
+@pytest.mark.tier3
 def test_tags_on_commits_older_than_a_copy_strand_it_until_the_next_release(history: History, tmp_path: Path) -> None:
     """Why 0.1.0 and 0.1.1 get no tags: a copy newer than the newest tag cannot update to it.
 
@@ -427,6 +410,7 @@ def test_tags_on_commits_older_than_a_copy_strand_it_until_the_next_release(hist
 RELEASE_WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 
 
+@pytest.mark.tier3
 def test_the_release_workflow_pushes_the_tags_of_main(history: History, tmp_path: Path) -> None:
     """The workflow's steps, run as written in a full clone (what its checkout makes) of a bare origin."""
     workflow = load_workflow(RELEASE_WORKFLOW)
@@ -460,6 +444,7 @@ def release_procedure() -> str:
     return textwrap.dedent(match.group(1))
 
 
+@pytest.mark.tier3
 def test_the_documented_release_commit_is_one_the_script_tags(tmp_path: Path) -> None:
     """The procedure's lines, as written, on a clone of this working tree; only the version is the next one.
 

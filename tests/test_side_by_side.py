@@ -1,4 +1,9 @@
-"""Two variants differ only where their answers imply: nothing else is touched by a choice."""
+"""Two renders differ only where their answers imply: nothing else is touched by a choice.
+
+Which files each answer rewrites is listed once, in tests/layout.py. These comparisons are what
+lets tier 2 run full suites on a covering set only: the other answer sets' files are the same
+bytes as in a render that ran its suite, or differ where one answer says.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Render
-from .test_variants import PACKAGE
+from . import layout
+from .layout import paths
+from .matrix import PYTHON_VERSIONS, Variant
+from .renders import ROOT, Renders, render_snapshot
 
+pytestmark = pytest.mark.tier1
+
+PACKAGE = Variant().package_name
 SRC = f"src/{PACKAGE}"
-ALWAYS = {".copier-answers.yml", "README.md"}
 
 
 def differing(left: Path, right: Path) -> set[str]:
@@ -24,128 +33,58 @@ def differing(left: Path, right: Path) -> set[str]:
     }
 
 
+def expected(names: set[str]) -> set[str]:
+    return paths(names, PACKAGE)
+
+
 @pytest.mark.parametrize("style", ["low_level", "listener", "class_based", "combined"])
-def test_transport_mode_changes_only_the_codec_and_the_page(rendered: Render, style: str) -> None:
+def test_transport_mode_changes_only_the_codec_and_the_page(renders: Renders, style: str) -> None:
     """Everything the frame kind decides (payload type, byte counting, frame rules) is in codec.py."""
-    text = rendered(interface_style=style, transport_mode="text")
-    binary = rendered(interface_style=style, transport_mode="binary")
-    assert differing(text, binary) == ALWAYS | {f"{SRC}/codec.py", f"{SRC}/static/page.js"}
+    text = renders(Variant(interface_style=style, transport_mode="text"))
+    binary = renders(Variant(interface_style=style, transport_mode="binary"))
+    assert differing(text, binary) == expected(layout.TRANSPORT_MODE_REWRITES)
 
 
 @pytest.mark.parametrize("style", ["listener", "class_based"])
-def test_styles_with_a_writer_task_differ_from_low_level_only_in_the_router(rendered: Render, style: str) -> None:
-    assert differing(rendered(interface_style="low_level"), rendered(interface_style=style)) == ALWAYS | {
-        f"{SRC}/router.py"
-    }
+def test_styles_with_a_writer_task_differ_from_low_level_only_in_the_router(renders: Renders, style: str) -> None:
+    low_level = renders(Variant(interface_style="low_level"))
+    assert differing(low_level, renders(Variant(interface_style=style))) == expected(layout.WRITER_TASK_STYLE_REWRITES)
 
 
-def test_the_combined_style_changes_the_router_and_what_sends_the_outbox(rendered: Render) -> None:
+def test_the_combined_style_changes_the_router_and_what_sends_the_outbox(renders: Renders) -> None:
     """Its endpoint streams the outbox (send_websocket_stream) instead of starting a writer task."""
-    assert differing(rendered(interface_style="low_level"), rendered(interface_style="combined")) == ALWAYS | {
-        f"{SRC}/connection.py",
-        f"{SRC}/outbox.py",
-        f"{SRC}/router.py",
-        "tests/helpers.py",
-        "tests/test_outbox.py",
-    }
+    low_level, combined = renders(Variant(interface_style="low_level")), renders(Variant(interface_style="combined"))
+    assert differing(low_level, combined) == expected(layout.COMBINED_STYLE_REWRITES)
 
 
-def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(rendered: Render) -> None:
-    assert differing(rendered(interface_style="low_level"), rendered(interface_style="stream")) == ALWAYS | {
-        f"{SRC}/app.py",
-        f"{SRC}/asyncapi/__init__.py",
-        f"{SRC}/closes.py",
-        f"{SRC}/codec.py",
-        f"{SRC}/connection.py",
-        f"{SRC}/dispatch.py",
-        f"{SRC}/handlers.py",
-        f"{SRC}/manager.py",
-        f"{SRC}/metrics.py",
-        f"{SRC}/models.py",
-        f"{SRC}/outbox.py",
-        f"{SRC}/protocol.py",
-        f"{SRC}/ratelimit.py",
-        f"{SRC}/router.py",
-        f"{SRC}/server.py",
-        f"{SRC}/settings.py",
-        f"{SRC}/static/index.html",
-        f"{SRC}/static/page.js",
-        "tests/helpers.py",
-        "tests/live.py",
-        "tests/loadtest.py",
-        "tests/test_asyncapi.py",
-        "tests/test_codec.py",
-        "tests/test_dispatch.py",
-        "tests/test_fuzz.py",
-        "tests/test_handlers.py",
-        "tests/test_logs.py",
-        "tests/test_outbox.py",
-        "tests/test_ratelimit.py",
-        "tests/test_router.py",
-        "tests/test_server.py",
-        "tests/test_service.py",
-    }
+def test_stream_style_changes_the_endpoint_its_logic_and_their_tests(renders: Renders) -> None:
+    low_level, stream = renders(Variant(interface_style="low_level")), renders(Variant(interface_style="stream"))
+    assert differing(low_level, stream) == expected(layout.STREAM_STYLE_REWRITES)
 
 
-@pytest.mark.parametrize(
-    ("style", "mode", "tests_of_identity"),
-    [("listener", "text", {"tests/test_router.py"}), ("stream", "binary", set())],
-)
-def test_token_auth_adds_its_module_and_touches_only_the_wiring(
-    rendered: Render, style: str, mode: str, tests_of_identity: set[str]
-) -> None:
-    """auth.py holds the check, the 4401 close and the subprotocol; the rest only wires it in.
-
-    The wiring: the app (its WebSocket class, the log redaction), the router (the HTTP guard), the
-    settings (tokens, secret), the table of closes and the AsyncAPI document (4401, the security
-    schemes), the page's credentials and token field, and the tests' fixtures.
-    """
-    plain = rendered(interface_style=style, transport_mode=mode)
-    with_auth = rendered(interface_style=style, transport_mode=mode, auth="token")
-    assert differing(plain, with_auth) == ALWAYS | tests_of_identity | {
-        f"{SRC}/auth.py",
-        f"{SRC}/app.py",
-        f"{SRC}/asyncapi/__init__.py",
-        f"{SRC}/closes.py",
-        f"{SRC}/router.py",
-        f"{SRC}/settings.py",
-        f"{SRC}/static/credentials.js",
-        f"{SRC}/static/index.html",
-        "tests/conftest.py",
-        "tests/helpers.py",
-        "tests/test_auth.py",
-        "tests/test_page.py",
-        "tests/test_service.py",
-    }
+@pytest.mark.parametrize(("style", "mode"), [("listener", "text"), ("stream", "binary")])
+def test_token_auth_adds_its_module_and_touches_only_the_wiring(renders: Renders, style: str, mode: str) -> None:
+    """auth.py holds the check, the 4401 close and the subprotocol; the rest only wires it in
+    (tests/layout.py's TOKEN_AUTH_REWRITES says where)."""
+    plain = Variant(interface_style=style, transport_mode=mode)
+    rewrites = layout.TOKEN_AUTH_REWRITES | (layout.TOKEN_AUTH_REWRITES_DUPLEX if plain.duplex else set())
+    assert differing(renders(plain), renders(plain.replace(auth="token"))) == expected(rewrites)
 
 
 @pytest.mark.parametrize("style", ["combined", "stream"])
 def test_redis_broker_adds_its_module_and_touches_only_delivery_health_and_settings(
-    rendered: Render, style: str
+    renders: Renders, style: str
 ) -> None:
-    memory = rendered(interface_style=style)
-    redis = rendered(interface_style=style, broker="redis")
-    # A duplex style answers an undeliverable frame with an `unavailable` error.
-    duplex_only = {f"{SRC}/dispatch.py", f"{SRC}/models.py", "tests/test_asyncapi.py"} if style != "stream" else set()
-    assert differing(memory, redis) == ALWAYS | duplex_only | {
-        ".github/workflows/ci.yml",
-        "compose.yaml",
-        "pyproject.toml",
-        f"{SRC}/app.py",
-        f"{SRC}/broker.py",
-        f"{SRC}/closes.py",
-        f"{SRC}/exposition.py",
-        f"{SRC}/manager.py",
-        f"{SRC}/metrics.py",
-        f"{SRC}/redis_broker.py",
-        f"{SRC}/router.py",
-        f"{SRC}/settings.py",
-        "tests/conftest.py",
-        "tests/redis_server.py",
-        "tests/test_exposition.py",
-        "tests/test_logs.py",
-        "tests/test_redis_broker.py",
-    }
+    memory = Variant(interface_style=style)
+    rewrites = layout.REDIS_REWRITES | (layout.REDIS_REWRITES_DUPLEX if memory.duplex else set())
+    assert differing(renders(memory), renders(memory.replace(broker="redis"))) == expected(rewrites)
+
+
+@pytest.mark.parametrize("python", PYTHON_VERSIONS[1:])
+def test_python_version_changes_only_metadata(renders: Renders, tmp_path: Path, python: str) -> None:
+    """Why the matrix renders every answer set with the default python_version only."""
+    other = render_snapshot(tmp_path / "project", python_version=python)
+    assert differing(renders(Variant()), other) == expected(layout.PYTHON_VERSION_REWRITES)
 
 
 SWITCH_TARGETS = {
@@ -178,16 +117,16 @@ def documented_switches() -> dict[str, tuple[set[str], set[str], set[str]]]:
     return rows
 
 
-def test_the_docs_list_exactly_what_each_answer_switch_adds_deletes_and_rewrites(rendered: Render) -> None:
+def test_the_docs_list_exactly_what_each_answer_switch_adds_deletes_and_rewrites(renders: Renders) -> None:
     """Derived from real renders: the default variant against each switched one."""
     documented = documented_switches()
     assert documented.keys() == SWITCH_TARGETS.keys()
-    base = rendered()
+    base = renders(Variant())
     names = {path.relative_to(base).as_posix() for path in base.rglob("*") if path.is_file()}
     for label, targets in SWITCH_TARGETS.items():
         for answers in targets:
-            other = rendered(**answers)
+            other = renders(Variant().replace(**answers))
             others = {path.relative_to(other).as_posix() for path in other.rglob("*") if path.is_file()}
-            changed = differing(base, other) - ALWAYS
+            changed = differing(base, other) - layout.ALWAYS_DIFFERENT
             actual = (others - names, names - others, changed & names & others)
             assert actual == documented[label], f"{label} ({answers})"

@@ -26,25 +26,17 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 
-from .conftest import MODES, ROOT, STYLES
-from .test_variants import run_own_suite
+from .gitrepo import NOT_TEMPLATE, commit_all, git
+from .matrix import MODES, STYLES
+from .renders import ROOT, run_own_suite
+
+pytestmark = pytest.mark.tier3
 
 PACKAGE = "rooms_service"
 HANDLERS = f"src/{PACKAGE}/handlers.py"
 ROUTER = f"src/{PACKAGE}/router.py"
 ANSWERS = ".copier-answers.yml"
 OWN_WORKFLOW = ".github/workflows/ci.yml"
-
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "tests@copier-litestar-ws.invalid",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "tests@copier-litestar-ws.invalid",
-}
-"""A git identity for the tests' own commits: CI machines may have none configured."""
-
-NOT_TEMPLATE = shutil.ignore_patterns(".git", ".venv", "site", "__pycache__", ".*_cache")
-"""What a copy of the working tree leaves out: git metadata, the environment, build output, caches."""
 
 README_CHANGE = "\n## Support\n\nAsk in the team's chat; file bugs in the issue tracker.\n"
 GITIGNORE_CHANGE = ".env\n"
@@ -69,23 +61,6 @@ SWITCHES = [
     for index, (style, mode) in enumerate((style, ("text", "binary")[index % 2]) for index, style in enumerate(STYLES))
 ]
 """Answer changes on update: each style is switched from and to once, each mode both ways."""
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Run ``git args`` in ``cwd`` with the tests' identity; return its output, fail with it."""
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **IDENTITY}, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"git {' '.join(args)} failed in {cwd}:\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
-def commit_all(repo: Path, message: str, tag: str | None = None) -> None:
-    """Commit every change in ``repo`` (and tag the commit)."""
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "--message", message)
-    if tag:
-        git(repo, "tag", tag)
 
 
 @pytest.fixture(scope="session")

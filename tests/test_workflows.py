@@ -26,18 +26,16 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from .conftest import MODES, ROOT, STYLES, Render
+from .github_actions import load_workflow
+from .matrix import COVERING, FACTORS, PYTHON_VERSIONS, Variant
+from .renders import ROOT, Renders, render_snapshot
+
+pytestmark = pytest.mark.tier1
 
 TEMPLATE_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 RENDERED_WORKFLOW = ".github/workflows/ci.yml"
 CONFIG = yaml.safe_load((ROOT / "copier.yml").read_text())
-PYTHONS = CONFIG["python_version"]["choices"]
-
-variant_params = [
-    pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"{style}-{mode}"))
-    for style in STYLES
-    for mode in MODES
-]
+PYTHONS = list(PYTHON_VERSIONS)
 
 
 @functools.cache
@@ -48,14 +46,6 @@ def workflow_schema() -> jsonschema.protocols.Validator:
     )
     validator_class = jsonschema.validators.validator_for(schema)
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-
-
-def load_workflow(path: Path) -> dict[str, Any]:
-    """A workflow as data; YAML 1.1 reads the ``on`` key as ``True``, GitHub as ``"on"``."""
-    workflow: dict[Any, Any] = yaml.safe_load(path.read_text())
-    if True in workflow:
-        workflow["on"] = workflow.pop(True)
-    return workflow
 
 
 def check_workflows(*paths: Path) -> None:
@@ -181,32 +171,43 @@ def test_the_checker_catches_a_broken_workflow(tmp_path: Path) -> None:
         check_workflows(undefined)
 
 
-@pytest.mark.parametrize(("style", "mode"), variant_params)
-def test_rendered_workflow_is_valid(rendered: Render, style: str, mode: str) -> None:
-    check_workflows(rendered(interface_style=style, transport_mode=mode) / RENDERED_WORKFLOW)
+@pytest.mark.variants(COVERING)
+def test_rendered_workflow_is_valid(project: Path) -> None:
+    """On the covering set: the workflow differs between answer sets only with ``broker`` (tests/layout.py)."""
+    check_workflows(project / RENDERED_WORKFLOW)
 
 
-def test_template_ci_covers_every_style_and_python() -> None:
+def test_the_styles_are_copiers() -> None:
+    """tests/matrix.py's choices of the answers the matrix varies are copier.yml's, in its order."""
+    for name, choices in FACTORS.items():
+        if name != "demo_page":
+            assert list(CONFIG[name]["choices"]) == list(choices), name
+    assert CONFIG["demo_page"]["type"] == "bool"
+
+
+def test_template_ci_runs_every_tier_and_every_python() -> None:
     workflow = ROOT / ".github" / "workflows" / "ci.yml"
-    matrix = yaml.safe_load(workflow.read_text())["jobs"]["variants"]["strategy"]["matrix"]
-    assert matrix["style"] == list(CONFIG["interface_style"]["choices"]) == list(STYLES)
-    assert matrix["python-version"] == PYTHONS
-    for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+    jobs = yaml.safe_load(workflow.read_text())["jobs"]
+    assert jobs["tiers-1-and-2"]["strategy"]["matrix"]["python-version"] == PYTHONS
+    commands = " ".join(step.get("run", "") for job in jobs.values() for step in job["steps"])
+    for tier in ("tier1", "tier2", "tier3"):
+        assert f"pytest -m {tier}" in commands, tier
+    for job in jobs.values():
         checkout = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/checkout"))
         assert checkout["with"]["fetch-depth"] == 0, "Copier needs the tags"
 
 
 @pytest.mark.parametrize("python", PYTHONS)
-def test_rendered_pythons_agree_with_requires_python(rendered: Render, python: str) -> None:
-    project = rendered(python_version=python)
+def test_rendered_pythons_agree_with_requires_python(tmp_path: Path, python: str) -> None:
+    project = render_snapshot(tmp_path / "project", python_version=python)
     requires = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == f">={python}"
     assert matrix_pythons(project / RENDERED_WORKFLOW, "check") == PYTHONS[PYTHONS.index(python) :]
     assert (project / ".python-version").read_text().strip() == python
 
 
-def test_pre_commit_ruff_is_the_pinned_ruff(rendered: Render) -> None:
-    project = rendered()
+def test_pre_commit_ruff_is_the_pinned_ruff(renders: Renders) -> None:
+    project = renders(Variant())
     hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())["repos"]
     ruff_rev = next(repo["rev"] for repo in hooks if repo["repo"].endswith("/ruff-pre-commit"))
     pinned = next(
@@ -217,8 +218,8 @@ def test_pre_commit_ruff_is_the_pinned_ruff(rendered: Render) -> None:
     assert Requirement(pinned).specifier.contains(ruff_rev.removeprefix("v")), (ruff_rev, pinned)
 
 
-def test_rendered_dependabot_config_is_valid_and_covers_the_lock_actions_and_image(rendered: Render) -> None:
-    config = rendered() / ".github" / "dependabot.yml"
+def test_rendered_dependabot_config_is_valid_and_covers_the_lock_actions_and_image(renders: Renders) -> None:
+    config = renders(Variant()) / ".github" / "dependabot.yml"
     result = subprocess.run(
         [str(Path(sys.executable).with_name("check-jsonschema")), "--builtin-schema", "vendor.dependabot", str(config)],
         capture_output=True,
@@ -230,8 +231,8 @@ def test_rendered_dependabot_config_is_valid_and_covers_the_lock_actions_and_ima
     assert ecosystems == {"uv", "github-actions", "docker"}
 
 
-def test_rendered_ci_installs_the_lock_and_gates_coverage(rendered: Render) -> None:
-    steps = yaml.safe_load((rendered() / RENDERED_WORKFLOW).read_text())["jobs"]["check"]["steps"]
+def test_rendered_ci_installs_the_lock_and_gates_coverage(renders: Renders) -> None:
+    steps = yaml.safe_load((renders(Variant()) / RENDERED_WORKFLOW).read_text())["jobs"]["check"]["steps"]
     commands = [step["run"] for step in steps if "run" in step]
     assert commands[0] == "uv sync --locked"
     assert all(command.startswith("uv run --locked ") for command in commands[1:]), commands

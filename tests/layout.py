@@ -1,0 +1,226 @@
+"""What a render holds, and which files each answer rewrites: the one place that names generated files.
+
+Paths are relative to the project, with ``{package}`` for the package name (see :func:`paths`).
+tests/test_renders.py checks every render's file list against :func:`expected_files`;
+tests/test_side_by_side.py checks renders that differ in one answer against the sets below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .matrix import Variant
+
+SRC = "src/{package}"
+
+COMMON = {
+    ".copier-answers.yml",
+    ".dockerignore",
+    ".github/dependabot.yml",
+    ".github/workflows/ci.yml",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    ".python-version",
+    "Dockerfile",
+    "README.md",
+    "compose.yaml",
+    "pyproject.toml",
+    f"{SRC}/__init__.py",
+    f"{SRC}/__main__.py",
+    f"{SRC}/app.py",
+    f"{SRC}/asyncapi/__init__.py",
+    f"{SRC}/asyncapi/__main__.py",
+    f"{SRC}/broker.py",
+    f"{SRC}/closes.py",
+    f"{SRC}/codec.py",
+    f"{SRC}/connection.py",
+    f"{SRC}/errors.py",
+    f"{SRC}/exposition.py",
+    f"{SRC}/guards.py",
+    f"{SRC}/handlers.py",
+    f"{SRC}/logs.py",
+    f"{SRC}/manager.py",
+    f"{SRC}/metric_types.py",
+    f"{SRC}/metrics.py",
+    f"{SRC}/models.py",
+    f"{SRC}/outbox.py",
+    f"{SRC}/protocol.py",
+    f"{SRC}/py.typed",
+    f"{SRC}/router.py",
+    f"{SRC}/server.py",
+    f"{SRC}/settings.py",
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/contract.py",
+    "tests/helpers.py",
+    "tests/live.py",
+    "tests/loadtest.py",
+    "tests/test_asyncapi.py",
+    "tests/test_broker.py",
+    "tests/test_closes.py",
+    "tests/test_codec.py",
+    "tests/test_connection.py",
+    "tests/test_errors.py",
+    "tests/test_exposition.py",
+    "tests/test_fuzz.py",
+    "tests/test_guards.py",
+    "tests/test_handlers.py",
+    "tests/test_logs.py",
+    "tests/test_main.py",
+    "tests/test_manager.py",
+    "tests/test_metric_types.py",
+    "tests/test_outbox.py",
+    "tests/test_protocol.py",
+    "tests/test_router.py",
+    "tests/test_server.py",
+    "tests/test_service.py",
+    "tests/test_settings.py",
+}
+"""Files of every render: the package cut one concept per module (docs/layout.md)."""
+
+ONLY_DUPLEX = {f"{SRC}/dispatch.py", f"{SRC}/ratelimit.py", "tests/test_dispatch.py", "tests/test_ratelimit.py"}
+"""Files of every style but ``stream``."""
+ONLY_TOKEN_AUTH = {f"{SRC}/auth.py", "tests/test_auth.py"}
+ONLY_REDIS = {f"{SRC}/redis_broker.py", "tests/redis_server.py", "tests/test_redis_broker.py"}
+ONLY_DEMO_PAGE = {
+    f"{SRC}/page.py",
+    f"{SRC}/static/credentials.js",
+    f"{SRC}/static/index.html",
+    f"{SRC}/static/page.js",
+    f"{SRC}/static/socket.js",
+    f"{SRC}/static/style.css",
+    "tests/test_page.py",
+}
+"""Files of the demo page (``demo_page``, default yes): its route, its static files and its tests."""
+
+ALWAYS_DIFFERENT = {".copier-answers.yml", "README.md"}
+"""Files two renders with different answers never share: the answers, and the README that states them."""
+
+TRANSPORT_MODE_REWRITES = ALWAYS_DIFFERENT | {f"{SRC}/codec.py", f"{SRC}/static/page.js"}
+"""What ``transport_mode`` rewrites in a duplex render with the demo page: everything the frame kind
+decides (payload type, byte counting, frame rules) is in codec.py; the page sends that kind."""
+
+WRITER_TASK_STYLE_REWRITES = ALWAYS_DIFFERENT | {f"{SRC}/router.py"}
+"""What switching between ``low_level`` and another style with a writer task (``listener``,
+``class_based``) rewrites."""
+
+COMBINED_STYLE_REWRITES = ALWAYS_DIFFERENT | {
+    f"{SRC}/connection.py",
+    f"{SRC}/outbox.py",
+    f"{SRC}/router.py",
+    "tests/helpers.py",
+    "tests/test_outbox.py",
+}
+"""What switching between ``low_level`` and ``combined`` rewrites: its endpoint streams the outbox
+(``send_websocket_stream``) instead of starting a writer task."""
+
+STREAM_STYLE_REWRITES = ALWAYS_DIFFERENT | {
+    f"{SRC}/app.py",
+    f"{SRC}/asyncapi/__init__.py",
+    f"{SRC}/closes.py",
+    f"{SRC}/codec.py",
+    f"{SRC}/connection.py",
+    f"{SRC}/dispatch.py",
+    f"{SRC}/handlers.py",
+    f"{SRC}/manager.py",
+    f"{SRC}/metrics.py",
+    f"{SRC}/models.py",
+    f"{SRC}/outbox.py",
+    f"{SRC}/protocol.py",
+    f"{SRC}/ratelimit.py",
+    f"{SRC}/router.py",
+    f"{SRC}/server.py",
+    f"{SRC}/settings.py",
+    f"{SRC}/static/index.html",
+    f"{SRC}/static/page.js",
+    "tests/helpers.py",
+    "tests/live.py",
+    "tests/loadtest.py",
+    "tests/test_asyncapi.py",
+    "tests/test_codec.py",
+    "tests/test_dispatch.py",
+    "tests/test_fuzz.py",
+    "tests/test_handlers.py",
+    "tests/test_logs.py",
+    "tests/test_outbox.py",
+    "tests/test_ratelimit.py",
+    "tests/test_router.py",
+    "tests/test_server.py",
+    "tests/test_service.py",
+}
+"""What switching between ``low_level`` and ``stream`` rewrites (or adds, or deletes)."""
+
+TOKEN_AUTH_REWRITES = ALWAYS_DIFFERENT | {
+    f"{SRC}/auth.py",
+    f"{SRC}/app.py",
+    f"{SRC}/asyncapi/__init__.py",
+    f"{SRC}/closes.py",
+    f"{SRC}/router.py",
+    f"{SRC}/settings.py",
+    f"{SRC}/static/credentials.js",
+    f"{SRC}/static/index.html",
+    "tests/conftest.py",
+    "tests/helpers.py",
+    "tests/test_auth.py",
+    "tests/test_page.py",
+    "tests/test_service.py",
+}
+"""What ``auth=token`` adds or rewrites, in every style: auth.py holds the check, the 4401 close and
+the subprotocol; the rest only wires it in (the app's WebSocket class and log redaction, the
+router's HTTP guard, the settings, the table of closes and the AsyncAPI document, the page's
+credentials and token field, the tests' fixtures). :data:`TOKEN_AUTH_REWRITES_DUPLEX` on top in the
+duplex styles."""
+TOKEN_AUTH_REWRITES_DUPLEX = {"tests/test_router.py"}
+"""The duplex styles' tests that check or use a client's identity."""
+
+REDIS_REWRITES = ALWAYS_DIFFERENT | {
+    ".github/workflows/ci.yml",
+    "compose.yaml",
+    "pyproject.toml",
+    f"{SRC}/app.py",
+    f"{SRC}/broker.py",
+    f"{SRC}/closes.py",
+    f"{SRC}/exposition.py",
+    f"{SRC}/manager.py",
+    f"{SRC}/metrics.py",
+    f"{SRC}/redis_broker.py",
+    f"{SRC}/router.py",
+    f"{SRC}/settings.py",
+    "tests/conftest.py",
+    "tests/redis_server.py",
+    "tests/test_exposition.py",
+    "tests/test_logs.py",
+    "tests/test_redis_broker.py",
+}
+"""What ``broker=redis`` adds or rewrites, in every style; :data:`REDIS_REWRITES_DUPLEX` on top in
+the duplex styles."""
+REDIS_REWRITES_DUPLEX = {f"{SRC}/dispatch.py", f"{SRC}/models.py", "tests/test_asyncapi.py"}
+"""A duplex style answers an undeliverable frame with an ``unavailable`` error."""
+
+PYTHON_VERSION_REWRITES = ALWAYS_DIFFERENT | {
+    ".github/workflows/ci.yml",
+    ".python-version",
+    "Dockerfile",
+    "pyproject.toml",
+}
+"""What ``python_version`` rewrites: metadata only (the CI matrix, the base image, requires-python,
+ruff's target, mypy's ``python_version``)."""
+
+
+def paths(names: Iterable[str], package: str) -> set[str]:
+    """``names`` with ``{package}`` replaced by ``package``."""
+    return {name.format(package=package) for name in names}
+
+
+def expected_files(variant: Variant) -> set[str]:
+    """The files a render of ``variant`` must hold: no more, no fewer."""
+    names = set(COMMON)
+    if variant.duplex:
+        names |= ONLY_DUPLEX
+    if variant.token_auth:
+        names |= ONLY_TOKEN_AUTH
+    if variant.redis:
+        names |= ONLY_REDIS
+    if variant.demo_page:
+        names |= ONLY_DEMO_PAGE
+    return paths(names, variant.package_name)
