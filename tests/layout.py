@@ -187,6 +187,7 @@ REDIS_REWRITES = ALWAYS_DIFFERENT | {
     f"{SRC}/router.py",
     f"{SRC}/settings.py",
     "tests/conftest.py",
+    "tests/helpers.py",
     "tests/redis_server.py",
     "tests/test_exposition.py",
     "tests/test_logs.py",
