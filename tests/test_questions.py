@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import re
 import sys
 from pathlib import Path
 
@@ -84,3 +85,20 @@ def test_reserved_word_lists_match_this_python() -> None:
     stdlib = set(config["stdlib_modules"]["default"].split())
     assert {name for name in sys.stdlib_module_names if name.islower() and not name.startswith("_")} <= stdlib
     assert {name for name in keyword.kwlist if name.islower()} == set(config["python_keywords"]["default"].split())
+
+
+def test_every_question_is_in_the_readmes_table() -> None:
+    questions = {
+        name
+        for name, question in yaml.safe_load((ROOT / "copier.yml").read_text()).items()
+        if not name.startswith("_") and isinstance(question, dict) and question.get("when") is not False
+    }
+    table = (ROOT / "README.md").read_text().split("## The questions\n", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        name
+        for line in table.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`(\w+)`", line.split("|")[1])
+    }
+    assert questions, "copier.yml asks questions"
+    assert questions <= rows, f"questions missing from the README's table: {sorted(questions - rows)}"
