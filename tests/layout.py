@@ -38,6 +38,7 @@ COMMON = {
     f"{SRC}/exposition.py",
     f"{SRC}/guards.py",
     f"{SRC}/handlers.py",
+    f"{SRC}/history.py",
     f"{SRC}/logs.py",
     f"{SRC}/manager.py",
     f"{SRC}/message_types.py",
@@ -46,6 +47,7 @@ COMMON = {
     f"{SRC}/models.py",
     f"{SRC}/outbox.py",
     f"{SRC}/protocol.py",
+    f"{SRC}/room.py",
     f"{SRC}/py.typed",
     f"{SRC}/router.py",
     f"{SRC}/server.py",
@@ -66,6 +68,7 @@ COMMON = {
     "tests/test_fuzz.py",
     "tests/test_guards.py",
     "tests/test_handlers.py",
+    "tests/test_history.py",
     "tests/test_logs.py",
     "tests/test_main.py",
     "tests/test_manager.py",
@@ -73,6 +76,8 @@ COMMON = {
     "tests/test_metric_types.py",
     "tests/test_outbox.py",
     "tests/test_protocol.py",
+    "tests/test_resume.py",
+    "tests/test_room.py",
     "tests/test_router.py",
     "tests/test_server.py",
     "tests/test_service.py",
@@ -80,10 +85,20 @@ COMMON = {
 }
 """Files of every render: the package cut one concept per module (docs/layout.md)."""
 
-ONLY_DUPLEX = {f"{SRC}/dispatch.py", f"{SRC}/ratelimit.py", "tests/test_dispatch.py", "tests/test_ratelimit.py"}
+ONLY_DUPLEX = {
+    f"{SRC}/dispatch.py",
+    f"{SRC}/presence.py",
+    f"{SRC}/ratelimit.py",
+    "tests/test_dispatch.py",
+    "tests/test_presence.py",
+    "tests/test_ratelimit.py",
+}
 """Files of every style but ``stream``."""
 ONLY_TOKEN_AUTH = {f"{SRC}/auth.py", "tests/test_auth.py"}
 ONLY_REDIS = {f"{SRC}/redis_broker.py", "tests/redis_server.py", "tests/test_redis_broker.py"}
+ONLY_DUPLEX_REDIS = {f"{SRC}/redis_presence.py"}
+"""Presence kept in Redis: the duplex styles' members on every process (stream subscribers are counted
+in ``/health`` only)."""
 ONLY_DEMO_PAGE = {
     f"{SRC}/page.py",
     f"{SRC}/static/credentials.js",
@@ -224,6 +239,8 @@ def expected_files(variant: Variant) -> set[str]:
         names |= ONLY_TOKEN_AUTH
     if variant.redis:
         names |= ONLY_REDIS
+    if variant.duplex and variant.redis:
+        names |= ONLY_DUPLEX_REDIS
     if variant.demo_page:
         names |= ONLY_DEMO_PAGE
     return paths(names, variant.package_name)
