@@ -134,33 +134,44 @@ COMBINED_STYLE_REWRITES = ALWAYS_DIFFERENT | {
 STREAM_STYLE_REWRITES = ALWAYS_DIFFERENT | {
     f"{SRC}/app.py",
     f"{SRC}/asyncapi/__init__.py",
+    f"{SRC}/broker.py",
     f"{SRC}/closes.py",
     f"{SRC}/codec.py",
     f"{SRC}/connection.py",
     f"{SRC}/dispatch.py",
+    f"{SRC}/exposition.py",
     f"{SRC}/handlers.py",
     f"{SRC}/manager.py",
+    f"{SRC}/message_types.py",
     f"{SRC}/metrics.py",
     f"{SRC}/models.py",
     f"{SRC}/outbox.py",
+    f"{SRC}/presence.py",
     f"{SRC}/protocol.py",
     f"{SRC}/ratelimit.py",
+    f"{SRC}/room.py",
     f"{SRC}/router.py",
     f"{SRC}/server.py",
     f"{SRC}/settings.py",
     f"{SRC}/static/index.html",
     f"{SRC}/static/page.js",
+    "tests/contract.py",
     "tests/helpers.py",
     "tests/live.py",
     "tests/loadtest.py",
     "tests/test_asyncapi.py",
+    "tests/test_broker.py",
     "tests/test_codec.py",
     "tests/test_dispatch.py",
     "tests/test_fuzz.py",
     "tests/test_handlers.py",
     "tests/test_logs.py",
+    "tests/test_manager.py",
+    "tests/test_message_types.py",
     "tests/test_outbox.py",
+    "tests/test_presence.py",
     "tests/test_ratelimit.py",
+    "tests/test_resume.py",
     "tests/test_router.py",
     "tests/test_server.py",
     "tests/test_service.py",
@@ -187,8 +198,9 @@ the subprotocol; the rest only wires it in (the app's WebSocket class and log re
 router's HTTP guard, the settings, the table of closes and the AsyncAPI document, the page's
 credentials and token field, the tests' fixtures). :data:`TOKEN_AUTH_REWRITES_DUPLEX` on top in the
 duplex styles."""
-TOKEN_AUTH_REWRITES_DUPLEX = {"tests/test_router.py"}
-"""The duplex styles' tests that check or use a client's identity."""
+TOKEN_AUTH_REWRITES_DUPLEX = {"tests/test_asyncapi.py", "tests/test_presence.py", "tests/test_router.py"}
+"""The duplex styles' tests that check or use a client's identity (presence is by user id with token
+auth)."""
 
 REDIS_REWRITES = ALWAYS_DIFFERENT | {
     ".github/workflows/ci.yml",
@@ -198,6 +210,7 @@ REDIS_REWRITES = ALWAYS_DIFFERENT | {
     f"{SRC}/broker.py",
     f"{SRC}/closes.py",
     f"{SRC}/exposition.py",
+    f"{SRC}/history.py",
     f"{SRC}/manager.py",
     f"{SRC}/metrics.py",
     f"{SRC}/redis_broker.py",
@@ -212,7 +225,14 @@ REDIS_REWRITES = ALWAYS_DIFFERENT | {
 }
 """What ``broker=redis`` adds or rewrites, in every style; :data:`REDIS_REWRITES_DUPLEX` on top in
 the duplex styles."""
-REDIS_REWRITES_DUPLEX = {f"{SRC}/dispatch.py", f"{SRC}/models.py", "tests/test_asyncapi.py"}
+REDIS_REWRITES_DUPLEX = {
+    f"{SRC}/connection.py",
+    f"{SRC}/dispatch.py",
+    f"{SRC}/models.py",
+    f"{SRC}/presence.py",
+    f"{SRC}/redis_presence.py",
+    "tests/test_asyncapi.py",
+}
 """A duplex style answers an undeliverable frame with an ``unavailable`` error."""
 
 PYTHON_VERSION_REWRITES = ALWAYS_DIFFERENT | {
