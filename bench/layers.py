@@ -234,7 +234,7 @@ async def measure_fanout(served: noop.Served, meter: Meter, sizes: Sizes, name: 
     await noop.close_all(members)
 
 
-async def measure(target: Target, sizes: Sizes, meter: Meter) -> dict[str, Any]:
+async def measure(target: Target, sizes: Sizes, meter: Meter, *, ablate: bool = True) -> dict[str, Any]:
     served, package = serve(target)
     await served.start()
     notes: dict[str, Any] = {}
@@ -242,7 +242,7 @@ async def measure(target: Target, sizes: Sizes, meter: Meter) -> dict[str, Any]:
         if target.kind in ("echo", "duplex"):
             reply = noop.PING_PAYLOAD if target.kind == "echo" else noop.PONG
             await measure_echo(served, meter, sizes, "echo", reply)
-            if package is not None:
+            if package is not None and ablate:
                 for layer, ablate in echo_ablations(package).items():
                     patches = Patches()
                     try:
@@ -258,7 +258,7 @@ async def measure(target: Target, sizes: Sizes, meter: Meter) -> dict[str, Any]:
         for by in fanouts:
             feed = target.kind in ("stream", "feed")
             await measure_fanout(served, meter, sizes, f"fan-out by {by}", by, feed=feed)
-            if package is not None:
+            if package is not None and ablate:
                 patches = Patches()
                 without_writer(package, patches)
                 try:
@@ -279,7 +279,7 @@ def child(argv: list[str]) -> None:
     target = Target(**spec["target"])
     sizes = Sizes(**spec["sizes"])
     meter = Meter(os.environ.get("BENCH_CALLGRIND_LIB"))
-    result = uvloop.run(measure(target, sizes, meter))
+    result = uvloop.run(measure(target, sizes, meter, ablate=spec["ablate"]))
     print(json.dumps(result))
 
 
@@ -319,7 +319,7 @@ class Measured:
     """Instructions per operation of each segment, under callgrind."""
 
 
-def run_target(target: Target, sizes: Sizes, workdir: Path, library: Path | None) -> Measured:
+def run_target(target: Target, sizes: Sizes, workdir: Path, library: Path | None, *, ablate: bool = True) -> Measured:
     env = {name: value for name, value in os.environ.items() if not name.startswith("WS_")}
     env.update(LAYER_ENV, PYTHONPATH=str(ROOT), PYTHONHASHSEED="0", WS_LOG_FORMAT="json")
     command = [
@@ -327,7 +327,7 @@ def run_target(target: Target, sizes: Sizes, workdir: Path, library: Path | None
         "-m",
         "bench.layers",
         "--child",
-        json.dumps({"target": asdict(target), "sizes": asdict(sizes)}),
+        json.dumps({"target": asdict(target), "sizes": asdict(sizes), "ablate": ablate}),
     ]
     out_dir = Path(tempfile.mkdtemp(prefix="cg-", dir=workdir))
     if library is not None:
@@ -458,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GIT_REF",
         help="also measure the variants rendered at this git ref",
     )
+    parser.add_argument(
+        "--whole", action="store_true", help="only the whole round trip and delivery, no layer (a quick before/after)"
+    )
     parser.add_argument("--repeats", type=int, help="repeated segments per figure, the fastest kept")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else CALLGRIND if args.callgrind else FULL
@@ -482,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for target in targets:
                 started = time.monotonic()
-                results[target.label] = run_target(target, sizes, workdir, library)
+                results[target.label] = run_target(target, sizes, workdir, library, ablate=not args.whole)
                 print(f"{target.label}: measured in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         except BenchError as exc:
             print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
