@@ -71,9 +71,11 @@ def exchange(client: Any, duplex: bool, mode: str, room: str) -> None:
             assert (message["type"], message["room"], message["text"], message["seq"]) == ("message", room, "hi", 1)
         return
     with client.websocket_connect(f"/ws/rooms/{room}", headers=headers) as ws:
-        assert receive(ws) == {"type": "subscribed", "room": room}
+        subscribed = receive(ws)
+        assert (subscribed["type"], subscribed["room"], subscribed["seq"]) == ("subscribed", room, 0), subscribed
         posted = client.post(f"/rooms/{room}/messages", json={"text": "hi"}, headers=headers)
-        assert (posted.status_code, posted.json()) == (202, {"room": room, "seq": 1}), posted.text
+        epoch = subscribed["epoch"]
+        assert (posted.status_code, posted.json()) == (202, {"room": room, "seq": 1, "epoch": epoch}), posted.text
         message = receive(ws)
         assert (message["type"], message["text"], message["sender"], message["seq"]) == ("message", "hi", "http", 1)
 
