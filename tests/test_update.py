@@ -149,7 +149,7 @@ def conflicted(project: Path) -> list[str]:
 
 def log_pings(handlers: str) -> str:
     """A user's edit to handlers.py: a line in ``publish()``, which every interface style has."""
-    anchor = '    return Published(room=room, seq=await manager.publish(room, text, sender="http"))'
+    anchor = '    position = await manager.publish(room, text, sender="http")'
     edited = handlers.replace(anchor, '    print("published")  # ours\n' + anchor)
     assert edited != handlers
     return edited
@@ -408,10 +408,10 @@ async def test_shout_reaches_members_in_capitals() -> None:
     manager = await started_manager()
     socket = FakeSocket()
     connection = manager.connect(socket)
-    connection.start_writer()
+    start_sending(connection)
     await handle(Join(type="join", room="r"), connection, manager)
     assert await handle(Shout(type="shout", room="r", text="hi"), connection, manager) is None
-    assert (await socket.wait_for_frames(1))[0]["text"] == "HI"
+    assert (await socket.wait_for_messages(1))[0]["text"] == "HI"
     await manager.disconnect(connection)
 """
 
@@ -431,12 +431,12 @@ def add_a_message_type_and_a_setting(project: Path) -> None:
     models = src / "models.py"
     replace_once(
         models,
-        "\n\nClientMessage = Annotated[Ping | Join | Leave | Say,",
-        SHOUT_MODEL + "\n\nClientMessage = Annotated[Ping | Join | Leave | Say | Shout,",
+        "\n\nClientMessage = Annotated[Ping | Join | Leave | Say | Who,",
+        SHOUT_MODEL + "\n\nClientMessage = Annotated[Ping | Join | Leave | Say | Who | Shout,",
     )
     replace_once(src / "handlers.py", "    Say,\n    ServerMessage,\n", "    Say,\n    ServerMessage,\n    Shout,\n")
     replace_once(src / "handlers.py", "        case _:\n", SHOUT_CASE + "        case _:\n")
-    replace_once(project / "tests" / "test_handlers.py", "Published, Say\n", "Published, Say, Shout\n")
+    replace_once(project / "tests" / "test_handlers.py", "    Say,\n    Who,\n", "    Say,\n    Shout,\n    Who,\n")
     with (project / "tests" / "test_handlers.py").open("a") as tests:
         tests.write(SHOUT_TEST)
     replace_once(src / "settings.py", "    max_message_bytes: int", SETTING + "    max_message_bytes: int")
