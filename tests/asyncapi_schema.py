@@ -10,13 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from jsonschema import Draft7Validator
+
+from . import npm
 
 SPECS_VERSION = "6.11.1"
 """``@asyncapi/specs`` release whose ``schemas/3.0.0-without-$id.json`` is the reference (.ci/run reads it here)."""
@@ -31,26 +30,7 @@ SPECS_DIR = Path(
 
 def asyncapi_schema_file() -> Path:
     """The AsyncAPI 3.0.0 JSON Schema, installed with npm into ``SPECS_DIR`` on first use."""
-    package = SPECS_DIR / "node_modules" / "@asyncapi" / "specs"
-    installed = package / "package.json"
-    if not installed.is_file() or json.loads(installed.read_text())["version"] != SPECS_VERSION:
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is missing: it installs @asyncapi/specs (apt-get install npm; .ci/run does)")
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(SPECS_DIR),
-                f"@asyncapi/specs@{SPECS_VERSION}",
-            ],
-            check=True,
-            timeout=300,
-        )
+    package = npm.installed("@asyncapi/specs", SPECS_VERSION, SPECS_DIR)
     return package / "schemas" / "3.0.0-without-$id.json"
 
 

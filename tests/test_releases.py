@@ -7,7 +7,6 @@ tags Copier needs, in any clone.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import shutil
@@ -27,22 +26,6 @@ from .releases import NO_TAGS, SCRIPT, release_commit, release_tags
 from .renders import ROOT
 
 ANSWERS = ".copier-answers.yml"
-
-
-@pytest.mark.tier1
-def test_the_script_uses_only_the_standard_library_and_says_what_it_does() -> None:
-    """It runs in any clone before anything is installed, and in the release workflow on a bare runner."""
-    module = ast.parse(SCRIPT.read_text())
-    assert ast.get_docstring(module)
-    imported = {
-        alias.name.split(".")[0] for node in ast.walk(module) if isinstance(node, ast.Import) for alias in node.names
-    }
-    imported |= {
-        node.module.split(".")[0] for node in ast.walk(module) if isinstance(node, ast.ImportFrom) and node.module
-    }
-    assert imported - {"__future__"} <= sys.stdlib_module_names, imported - sys.stdlib_module_names
-    functions = [node for node in ast.walk(module) if isinstance(node, ast.FunctionDef)]
-    assert [function.name for function in functions if not ast.get_docstring(function)] == []
 
 
 @pytest.mark.tier1

