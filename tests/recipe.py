@@ -38,7 +38,10 @@ def insert_above(path: Path, line_start: str, code: str) -> None:
 
 
 def replace_line(path: Path, line: str) -> None:
-    """Replace the line of ``path`` that assigns the same name as ``line`` (``ClientMessage = ...``) by it."""
+    """Replace the line of ``path`` that assigns the same name as ``line`` (``ClientMessage = ...``) by it.
+
+    ``line`` may be a statement over several lines; the one it replaces is a single line.
+    """
     target = line.split("=", 1)[0]
     lines = path.read_text().splitlines(keepends=True)
     [index] = [number for number, old in enumerate(lines) if old.startswith(target)]
@@ -72,8 +75,8 @@ def _apply_duplex(project: Path, package: Path, code: list[tuple[str, str]]) -> 
     assert [lang for lang, _ in code] == ["python"] * 6 + ["sh"], code
     models, unions, handler_imports, cases, test_imports, tests, shell = (text for _, text in code)
     insert_above(package / "models.py", "ClientMessage = ", models)
-    for line in unions.splitlines(keepends=True):
-        replace_line(package / "models.py", line)
+    for statement in re.split(r"\n(?=\S)", unions.rstrip("\n")):
+        replace_line(package / "models.py", statement + "\n")
     add_import(package / "handlers.py", handler_imports)
     insert_above(package / "handlers.py", "        case _:", cases.rstrip("\n"))
     add_import(project / "tests" / "test_handlers.py", test_imports)
