@@ -250,10 +250,14 @@ def test_stream_image_serves_a_feed_and_stops_with_1012(image: Callable[[Variant
     with running(image(IMAGE_STREAM)) as container, contextlib.ExitStack() as stack:
         podman.podman("healthcheck", "run", container.name)
         feeds = [stack.enter_context(container.ws("/ws/rooms/lobby")) for _ in range(2)]
-        for ws in feeds:
-            assert receive(ws) == {"type": "subscribed", "room": "lobby"}
+        subscribed = [receive(ws) for ws in feeds]
+        # A fresh room: seq 0, under an epoch both feeds share and the post's answer names too.
+        epoch = subscribed[0]["epoch"]
+        assert isinstance(epoch, str), subscribed
+        assert 1 <= len(epoch) <= 32, subscribed
+        assert subscribed == [{"type": "subscribed", "room": "lobby", "epoch": epoch, "seq": 0}] * 2
         posted = httpx.post(f"{container.http}/rooms/lobby/messages", json={"text": "hi"}, timeout=TIMEOUT_S)
-        assert (posted.status_code, posted.json()) == (202, {"room": "lobby", "seq": 1})
+        assert (posted.status_code, posted.json()) == (202, {"room": "lobby", "seq": 1, "epoch": epoch})
         for ws in feeds:
             message = receive(ws)
             assert (message["type"], message["text"], message["sender"], message["seq"]) == ("message", "hi", "http", 1)
@@ -274,9 +278,19 @@ def test_two_replicas_behind_one_redis_deliver_a_room_in_seq_order(
         second.ws("/ws") as other,
     ):
         members = [one, other]
+        joined = []
         for ws in members:
             send(ws, {"type": "join", "room": "across"})
-            assert receive(ws)["type"] == "joined"
+            joined.append(receive(ws))
+        # Presence spans the replicas: the second join counts both, and the first member hears of it.
+        epoch = joined[0]["epoch"]
+        assert isinstance(epoch, str), joined
+        assert 1 <= len(epoch) <= 32, joined
+        assert joined == [
+            {"type": "joined", "room": "across", "members": 1, "epoch": epoch, "seq": 0},
+            {"type": "joined", "room": "across", "members": 2, "epoch": epoch, "seq": 0},
+        ]
+        arrival = receive(one)
         sent = []
         for number in range(10):
             speaker = members[number % 2]
@@ -293,6 +307,9 @@ def test_two_replicas_behind_one_redis_deliver_a_room_in_seq_order(
         for replica in ("0", "1"):  # each sender's own messages keep their order
             mine = [message["text"] for message in received[0] if message["text"].startswith(f"{replica}:")]
             assert mine == [text for text in sent if text.startswith(f"{replica}:")]
+        senders = {message["text"][:2]: message["sender"] for message in received[0] if message["text"] != "http"}
+        assert senders["0:"] != senders["1:"]
+        assert arrival == {"type": "member_joined", "room": "across", "sender": senders["1:"]}
 
 
 DOCKER_SHIM = """#!/bin/sh

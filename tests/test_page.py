@@ -21,8 +21,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from . import harness
 from .matrix import BROWSER, STYLES, Variant
@@ -160,9 +161,15 @@ def connect(page: Page, auth: str, token: str = TOKEN) -> None:
 
 
 def join(page: Page, room: str, members: int) -> None:
+    """Join ``room``; the page shows the ``members`` count of its ``joined``."""
     page.fill("#room", room)
     page.press("#room", "Enter")  # keyboard: the form submits on Enter
     expect(page.locator("#rooms li", has_text=room)).to_have_text(f"{room} ({members} on joining)")
+
+
+def presence(page: Page, room: str) -> Locator:
+    """The page's line of who is in ``room`` (from ``who``, then member_joined and member_left)."""
+    return page.locator(f"#members li[data-room='{room}']")
 
 
 def say(page: Page, text: str) -> None:
@@ -171,14 +178,18 @@ def say(page: Page, text: str) -> None:
 
 
 def enter_room(pages: Pages, service: Service, style: str, auth: str) -> tuple[Page, Page]:
-    """Two pages of the service in room ``lobby`` (a feed subscription for the stream style)."""
+    """Two pages of the service in room ``lobby`` (a feed subscription for the stream style).
+
+    ``joined`` counts the room's distinct senders (the contract's presence): without auth each page
+    is a sender of its own, with a token both are its one user, so the second page's count is 1.
+    """
     first, second = pages.open(service.base + "/"), pages.open(service.base + "/")
     for count, page in enumerate((first, second), start=1):
         connect(page, auth)
         if style == "stream":
             expect(page.locator("#feed")).to_have_text("lobby")
         else:
-            join(page, "lobby", count)
+            join(page, "lobby", 1 if auth == "token" else count)
     return first, second
 
 
@@ -213,6 +224,13 @@ def test_two_pages_in_one_room_exchange_messages_in_seq_order(
         assert senders[0] == senders[2]
         # Without auth each connection is a sender of its own; with a token, both pages are its one user.
         assert (senders[1] == senders[0]) == (auth == "token")
+        # Both pages list the room's distinct senders: bob's from `who`, alice's from bob's member_joined
+        # (none with a token: a second tab of the same user is no new member).
+        for page in (alice, bob):
+            expect(presence(page, "lobby")).to_have_text(f"lobby: {', '.join(sorted(set(senders)))}")
+        arrivals = [f"lobby: {senders[1]} arrived"] if auth == "none" else []
+        assert alice.locator("#log li.info", has_text="arrived").all_inner_texts() == arrivals
+        assert bob.locator("#log li.info", has_text="arrived").all_inner_texts() == []
     path = screenshot_dir(tmp_path_factory) / f"{style}-{mode}.png"
     alice.screenshot(path=str(path), full_page=True)
     print(f"screenshot of the {style} page: {path}")
@@ -399,13 +417,25 @@ def test_a_page_sends_its_token_as_a_subprotocol_as_the_readme_shows(
 ) -> None:
     """A browser cannot set headers on a WebSocket: it offers ``rooms`` and ``base64url.bearer.<token>``.
 
-    The right token gets the first frame owed (a pong, or a stream's ``subscribed``) with ``rooms``
-    selected; a wrong one is accepted, then closed with 4401 before any other frame.
+    The right token gets the first frame owed (a pong, or a stream's ``subscribed`` with the room's
+    epoch and last ``seq``) with ``rooms`` selected; a wrong one is accepted, then closed with 4401
+    before any other frame.
     """
     service, style, mode = services(variant), variant.interface_style, variant.transport_mode
     readme = (project / "README.md").read_text()
     page = pages.open(service.base + "/")
-    first = {"type": "subscribed", "room": "lobby"} if style == "stream" else {"type": "pong", "id": "browser"}
+    first: dict[str, object] = {"type": "pong", "id": "browser"}
+    if style == "stream":
+        # A post first: the room then has a message, so its epoch and seq stay put until the feed subscribes.
+        posted = httpx.post(
+            f"{service.base}/rooms/lobby/messages",
+            json={"text": "before the feed"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=TIMEOUT_MS / 1000,
+        )
+        body = posted.json()
+        assert (posted.status_code, sorted(body), body["room"]) == (202, ["epoch", "room", "seq"], "lobby"), body
+        first = {"type": "subscribed", "room": "lobby", "epoch": body["epoch"], "seq": body["seq"]}
     assert open_with_token_subprotocol(page, service, readme, TOKEN, style, mode) == {
         "opened": True,
         "protocol": "rooms",
