@@ -164,16 +164,29 @@ def without_writer(package: ModuleType, patches: Patches) -> None:
     outbox_module = _module(package, "outbox")
 
     class DirectOutbox(outbox_module.Outbox):  # type: ignore[name-defined,misc]
-        __slots__ = ("send",)
+        __slots__ = ("held", "send")
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.send: Callable[[Any], Coroutine[Any, Any, None]] | None = None
+            self.held: list[Any] = []
 
         def enqueue(self, frame: Any) -> None:
-            _drive(self.send(frame))
+            if self.send is None:  # queued before the stream's generator started: its `subscribed`
+                self.held.append(frame)
+            else:
+                _drive(self.send(frame))
 
     def start_writer(connection: Any) -> None:
         connection.outbox.send = connection.socket.send_frame
 
     async def never(connection: Any) -> AsyncGenerator[Any, None]:
-        connection.outbox.send = connection.socket.send_frame
+        # What the join queued before the stream started goes out through the stream, in order;
+        # every later frame is sent at once by whoever queues it.
+        outbox = connection.outbox
+        while outbox.held:
+            yield outbox.held.pop(0)
+        outbox.send = connection.socket.send_frame
         await asyncio.Event().wait()
         yield None
 
