@@ -35,7 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from . import noop
-from .servers import BENCH_ENV, PACKAGE, ROOT, BenchError, render
+from .servers import BENCH_ENV, PACKAGE, ROOT, BenchError, Contract, render
 
 DUPLEX_STYLES = ("low_level", "listener", "class_based", "combined")
 STYLES = (*DUPLEX_STYLES, "stream")
@@ -237,8 +237,10 @@ async def measure_echo(served: noop.Served, meter: Meter, sizes: Sizes, name: st
     await noop.close_all(clients)
 
 
-async def measure_fanout(served: noop.Served, meter: Meter, sizes: Sizes, name: str, by: str, *, feed: bool) -> None:
-    members = await noop.join(served, sizes.members, stream=feed)
+async def measure_fanout(
+    served: noop.Served, meter: Meter, sizes: Sizes, name: str, by: str, *, feed: bool, contract: Contract
+) -> None:
+    members = await noop.join(served, sizes.members, stream=feed, contract=contract)
     room = noop.Room(served, members, noop.publisher(served, members, by))
     await room.run(2)
     for _ in range(sizes.repeats):
@@ -249,6 +251,7 @@ async def measure_fanout(served: noop.Served, meter: Meter, sizes: Sizes, name: 
 
 async def measure(target: Target, sizes: Sizes, meter: Meter, *, ablate: bool = True) -> dict[str, Any]:
     served, package = serve(target)
+    contract = Contract() if target.project is None else Contract.of(Path(target.project))
     await served.start()
     notes: dict[str, Any] = {}
     try:
@@ -270,16 +273,20 @@ async def measure(target: Target, sizes: Sizes, meter: Meter, *, ablate: bool = 
         fanouts = {"echo": (), "room": ("say", "POST"), "duplex": ("say", "POST")}.get(target.kind, ("POST",))
         for by in fanouts:
             feed = target.kind in ("stream", "feed")
-            await measure_fanout(served, meter, sizes, f"fan-out by {by}", by, feed=feed)
+            await measure_fanout(served, meter, sizes, f"fan-out by {by}", by, feed=feed, contract=contract)
             if package is not None and ablate:
                 patches = Patches()
                 without_writer(package, patches)
                 try:
-                    await measure_fanout(served, meter, sizes, f"fan-out by {by} without writer", by, feed=feed)
+                    await measure_fanout(
+                        served, meter, sizes, f"fan-out by {by} without writer", by, feed=feed, contract=contract
+                    )
                 finally:
                     patches.undo()
         path = "/ws/rooms/" + noop.ROOM if target.kind in ("stream", "feed") else "/ws"
-        notes["idle_bytes"] = await noop.idle_bytes(served, sizes.idle, path=path, join_room=target.kind != "echo")
+        notes["idle_bytes"] = await noop.idle_bytes(
+            served, sizes.idle, path=path, join_room=target.kind != "echo", contract=contract
+        )
     finally:
         await served.stop()
     return {"segments": meter.results, "notes": notes}
