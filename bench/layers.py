@@ -35,7 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from . import noop
-from .servers import BENCH_ENV, PACKAGE, ROOT, BenchError, render
+from .servers import BENCH_ENV, PACKAGE, ROOT, BenchError, Contract, render
 
 DUPLEX_STYLES = ("low_level", "listener", "class_based", "combined")
 STYLES = (*DUPLEX_STYLES, "stream")
@@ -164,16 +164,29 @@ def without_writer(package: ModuleType, patches: Patches) -> None:
     outbox_module = _module(package, "outbox")
 
     class DirectOutbox(outbox_module.Outbox):  # type: ignore[name-defined,misc]
-        __slots__ = ("send",)
+        __slots__ = ("held", "send")
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.send: Callable[[Any], Coroutine[Any, Any, None]] | None = None
+            self.held: list[Any] = []
 
         def enqueue(self, frame: Any) -> None:
-            _drive(self.send(frame))
+            if self.send is None:  # queued before the stream's generator started: its `subscribed`
+                self.held.append(frame)
+            else:
+                _drive(self.send(frame))
 
     def start_writer(connection: Any) -> None:
         connection.outbox.send = connection.socket.send_frame
 
     async def never(connection: Any) -> AsyncGenerator[Any, None]:
-        connection.outbox.send = connection.socket.send_frame
+        # What the join queued before the stream started goes out through the stream, in order;
+        # every later frame is sent at once by whoever queues it.
+        outbox = connection.outbox
+        while outbox.held:
+            yield outbox.held.pop(0)
+        outbox.send = connection.socket.send_frame
         await asyncio.Event().wait()
         yield None
 
@@ -224,8 +237,10 @@ async def measure_echo(served: noop.Served, meter: Meter, sizes: Sizes, name: st
     await noop.close_all(clients)
 
 
-async def measure_fanout(served: noop.Served, meter: Meter, sizes: Sizes, name: str, by: str, *, feed: bool) -> None:
-    members = await noop.join(served, sizes.members, stream=feed)
+async def measure_fanout(
+    served: noop.Served, meter: Meter, sizes: Sizes, name: str, by: str, *, feed: bool, contract: Contract
+) -> None:
+    members = await noop.join(served, sizes.members, stream=feed, contract=contract)
     room = noop.Room(served, members, noop.publisher(served, members, by))
     await room.run(2)
     for _ in range(sizes.repeats):
@@ -236,6 +251,7 @@ async def measure_fanout(served: noop.Served, meter: Meter, sizes: Sizes, name: 
 
 async def measure(target: Target, sizes: Sizes, meter: Meter, *, ablate: bool = True) -> dict[str, Any]:
     served, package = serve(target)
+    contract = Contract() if target.project is None else Contract.of(Path(target.project))
     await served.start()
     notes: dict[str, Any] = {}
     try:
@@ -257,16 +273,20 @@ async def measure(target: Target, sizes: Sizes, meter: Meter, *, ablate: bool = 
         fanouts = {"echo": (), "room": ("say", "POST"), "duplex": ("say", "POST")}.get(target.kind, ("POST",))
         for by in fanouts:
             feed = target.kind in ("stream", "feed")
-            await measure_fanout(served, meter, sizes, f"fan-out by {by}", by, feed=feed)
+            await measure_fanout(served, meter, sizes, f"fan-out by {by}", by, feed=feed, contract=contract)
             if package is not None and ablate:
                 patches = Patches()
                 without_writer(package, patches)
                 try:
-                    await measure_fanout(served, meter, sizes, f"fan-out by {by} without writer", by, feed=feed)
+                    await measure_fanout(
+                        served, meter, sizes, f"fan-out by {by} without writer", by, feed=feed, contract=contract
+                    )
                 finally:
                     patches.undo()
         path = "/ws/rooms/" + noop.ROOM if target.kind in ("stream", "feed") else "/ws"
-        notes["idle_bytes"] = await noop.idle_bytes(served, sizes.idle, path=path, join_room=target.kind != "echo")
+        notes["idle_bytes"] = await noop.idle_bytes(
+            served, sizes.idle, path=path, join_room=target.kind != "echo", contract=contract
+        )
     finally:
         await served.stop()
     return {"segments": meter.results, "notes": notes}

@@ -32,7 +32,7 @@ from uvicorn.lifespan.on import LifespanOn
 from uvicorn.server import ServerState
 from websockets.frames import Frame, Opcode
 
-from .servers import BenchError
+from .servers import BenchError, Contract
 
 ROOM = "bench"
 TIMEOUT_S = 600.0 if os.environ.get("BENCH_CALLGRIND_LIB") else 60.0
@@ -194,6 +194,8 @@ class Client:
         self.upgraded: asyncio.Future[None] = self.loop.create_future()
         self.closed: asyncio.Future[int] = self.loop.create_future()
         self.on_frame: Callable[[bytes], None] = self.unexpected
+        self.seq: int | None = None
+        """The room's ``seq`` its join reply named (None: the reply names none)."""
 
     def handshake(self) -> asyncio.Future[None]:
         key = base64.b64encode(b"bench-noop-key16").decode()
@@ -237,6 +239,8 @@ async def connect(served: Served, path: str, count: int) -> list[Client]:
 
 
 async def close_all(clients: list[Client]) -> None:
+    for client in clients:  # what a closing client still receives (member_left, say) does not matter
+        client.on_frame = lambda payload: None
     await asyncio.gather(*(client.close() for client in clients))
     for _ in range(3):  # the handlers' clean-up runs in the turns after the close
         await asyncio.sleep(0)
@@ -305,10 +309,11 @@ class Room:
         self.arrived = 0
         self.done: asyncio.Future[None] | None = None
         for member in members:
-            member.on_frame = self._receiver()
+            member.on_frame = self._receiver(member)
 
-    def _receiver(self) -> Callable[[bytes], None]:
-        last = [0]
+    def _receiver(self, member: Client) -> Callable[[bytes], None]:
+        # The first message follows the position the join reply named, when it named one.
+        last = [member.seq]
 
         def on_frame(payload: bytes) -> None:
             found = _SEQ.search(payload)
@@ -316,7 +321,7 @@ class Room:
                 self.served.fail(f"unexpected frame {payload!r}")
                 return
             seq = int(found.group(1))
-            if last[0] and seq != last[0] + 1:
+            if last[0] is not None and seq != last[0] + 1:
                 self.served.fail(f"seq {seq} after {last[0]}")
             last[0] = seq
             self.arrived += 1
@@ -338,22 +343,48 @@ class Room:
         await self.served.wait(self.done)
 
 
-async def join(served: Served, count: int, *, stream: bool) -> list[Client]:
+async def join(served: Served, count: int, *, stream: bool, contract: Contract | None = None) -> list[Client]:
     """``count`` members of :data:`ROOM`: joined on ``/ws``, or subscribed on a stream's ``/ws/rooms/{room}``.
 
     A stream sends its ``subscribed`` frame right after the handshake, so each member's reader is
-    in place before the handshake starts.
+    in place before the handshake starts. Each reply is checked against the server's ``contract``;
+    where it announces presence, each joiner's ``member_joined`` reaches every member that joined
+    before it, once: returns when all ``count * (count - 1) / 2`` of them have arrived.
     """
+    contract = contract or Contract()
     members = [Client(served, f"/ws/rooms/{ROOM}" if stream else "/ws") for _ in range(count)]
     loop = asyncio.get_running_loop()
     ready = [loop.create_future() for _ in members]
-    for member, future in zip(members, ready, strict=True):
+    owed = count * (count - 1) // 2 if contract.presence else 0
+    announced = loop.create_future()
+    heard: list[set[str]] = [set() for _ in members]
+    replies: list[dict[str, Any]] = [{} for _ in members]
+    if not owed:
+        announced.set_result(None)
 
-        def on_frame(payload: bytes, future: asyncio.Future[None] = future) -> None:
-            if json.loads(payload)["type"] not in ("joined", "subscribed") or future.done():
-                served.fail(f"unexpected frame {payload!r}")
+    for index, member in enumerate(members):
+
+        def on_frame(payload: bytes, index: int = index) -> None:
+            message = json.loads(payload)
+            if not ready[index].done():
+                if (problem := contract.check_join(message, ROOM, members=count)) is not None:
+                    served.fail(f"unexpected frame {payload!r} ({problem})")
+                    return
+                replies[index] = message
+                ready[index].set_result(None)
+            elif (
+                contract.presence
+                and message.get("type") == "member_joined"
+                and set(message) == {"type", "room", "sender"}
+                and message["room"] == ROOM
+                and message["sender"] not in heard[index]
+                and not announced.done()
+            ):
+                heard[index].add(message["sender"])
+                if sum(map(len, heard)) == owed:
+                    announced.set_result(None)
             else:
-                future.set_result(None)
+                served.fail(f"unexpected frame {payload!r}")
 
         member.on_frame = on_frame
     await served.wait(asyncio.gather(*(member.handshake() for member in members)))
@@ -361,6 +392,17 @@ async def join(served: Served, count: int, *, stream: bool) -> list[Client]:
         for member in members:
             member.send(client_frame({"type": "join", "room": ROOM}))
     await served.wait(asyncio.gather(*ready))
+    await served.wait(announced)
+    if contract.presence:
+        # Joins are answered one at a time: each counts the members with itself.
+        counts = sorted(reply["members"] for reply in replies)
+        if counts != list(range(1, count + 1)):
+            raise BenchError(f"joined counted members {counts}, not 1 to {count}")
+    if contract.resume:
+        if len({(reply["epoch"], reply["seq"]) for reply in replies}) != 1:
+            raise BenchError("members joined at different positions of the room, with no message published")
+        for member, reply in zip(members, replies, strict=True):
+            member.seq = reply["seq"]
     return members
 
 
@@ -398,7 +440,9 @@ def publisher(served: Served, members: list[Client], by: str) -> Callable[[], No
 # Idle memory
 
 
-async def idle_bytes(served: Served, count: int, *, path: str, join_room: bool) -> float:
+async def idle_bytes(
+    served: Served, count: int, *, path: str, join_room: bool, contract: Contract | None = None
+) -> float:
     """Bytes the Python allocator holds per open (and, ``join_room``, joined) silent connection.
 
     Measured with tracemalloc between two collections, so it counts Python objects and the
@@ -408,7 +452,7 @@ async def idle_bytes(served: Served, count: int, *, path: str, join_room: bool) 
 
     async def open_joined(n: int) -> list[Client]:
         if join_room:
-            return await join(served, n, stream=path != "/ws")
+            return await join(served, n, stream=path != "/ws", contract=contract)
         clients = await connect(served, path, n)
         for client in clients:
             client.on_frame = client.unexpected

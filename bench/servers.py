@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import copier
 
@@ -37,6 +38,42 @@ class BenchError(ServiceError):
 
 
 @dataclass(frozen=True)
+class Contract:
+    """What a server's join adds to the frames every version of the contract has.
+
+    The references speak the old subset; a render at an older git ref (``--ref``) may too.
+    """
+
+    resume: bool = False
+    """``joined`` / ``subscribed`` (and a ``POST``'s answer) carry the room's ``epoch`` and ``seq``."""
+    presence: bool = False
+    """A join makes the other members of the room receive ``member_joined``, a leave ``member_left``."""
+
+    @classmethod
+    def of(cls, project: Path) -> Contract:
+        """The contract of a rendered ``project``, told by the modules that implement it."""
+        package = project / "src" / PACKAGE
+        return cls(resume=(package / "history.py").is_file(), presence=(package / "presence.py").is_file())
+
+    def check_join(self, message: dict[str, Any], room: str, *, members: int) -> str | None:
+        """What is wrong with ``message`` as the reply to joining ``room`` (of at most ``members``), if anything."""
+        if message.get("type") not in ("joined", "subscribed") or message.get("room") != room:
+            return "not the reply to the join"
+        if not self.resume:
+            return None
+        keys = {"type", "room", "epoch", "seq", *(("members",) if message["type"] == "joined" else ())}
+        epoch, seq = message.get("epoch"), message.get("seq")
+        if set(message) != keys:
+            return f"fields {sorted(message)}, not {sorted(keys)}"
+        if not (isinstance(epoch, str) and 1 <= len(epoch) <= 32) or not (isinstance(seq, int) and seq >= 0):
+            return "no epoch of 1 to 32 characters and seq >= 0"
+        count = message.get("members", 1)
+        if not (isinstance(count, int) and 1 <= count <= members):
+            return f"members is not 1 to {members}"
+        return None
+
+
+@dataclass(frozen=True)
 class Server:
     """How to start one kind of server: a rendered variant or a reference."""
 
@@ -47,6 +84,7 @@ class Server:
     kind: str
     """``"echo"`` or ``"room"`` (references), ``"duplex"`` (rendered services) or ``"stream"`` (the
     rendered stream variant and the raw stream reference)."""
+    contract: Contract = Contract()
 
 
 def render(destination: Path, style: str, vcs_ref: str) -> Path:
@@ -82,6 +120,7 @@ def variant(project: Path, style: str, label: str) -> Server:
         cwd=project,
         env=env,
         kind="stream" if style == "stream" else "duplex",
+        contract=Contract.of(project),
     )
 
 
@@ -117,6 +156,11 @@ class Running(harness.Running):
     def kind(self) -> str:
         assert self.server is not None
         return self.server.kind
+
+    @property
+    def contract(self) -> Contract:
+        assert self.server is not None
+        return self.server.contract
 
 
 @contextlib.contextmanager

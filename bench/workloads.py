@@ -3,7 +3,10 @@ the client costs little next to the server it measures).
 
 Every workload checks what it measures and raises :class:`~bench.servers.BenchError` on the first
 violation: a pong that does not match its ping, a delivery missing or duplicated, a room message
-out of ``seq`` order, a close the client did not ask for, ``/health`` not back to zero.
+out of ``seq`` order, a close the client did not ask for, ``/health`` not back to zero. Joining
+members check their replies (``epoch`` and ``seq``, the ``members`` count) and the presence frames
+the contract owes them (each ``member_joined`` once, before the measured phase; ``member_left``
+only while they close).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from .servers import BenchError, Running
+from .servers import BenchError, Contract, Running
 
 ROOM = "bench"
 CONNECT_BATCH = 50
@@ -125,6 +128,8 @@ async def connect(factory: Callable[[], C], url: str, count: int) -> list[C]:
 
 async def close_all(clients: list[Client], running: Running) -> None:
     """Close every client, then check that ``/health`` is back to no connection and no room."""
+    for client in clients:
+        client.closing = True  # from now on, those still open hear the others leave (member_left)
     await asyncio.gather(*(client.close() for client in clients))
     await asyncio.to_thread(running.wait_idle)
 
@@ -236,20 +241,118 @@ class Deliveries:
         return None
 
 
-class Member(Client):
+class Roster:
+    """Clients that join the room together: what the server's contract says their joins bring them.
+
+    Where the server announces presence, each joiner is announced (``member_joined``) to every
+    member that joined before it: ``count * (count - 1) / 2`` frames in all, whatever the order.
+    """
+
+    def __init__(self, contract: Contract, count: int) -> None:
+        self.contract = contract
+        self.count = count
+        self.owed = count * (count - 1) // 2 if contract.presence else 0
+        self.announced = 0
+        self.complete: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.owed:
+            self.complete.set_result(None)
+        self.settled = False
+        """Every join was answered and announced: a ``member_joined`` now is one too many."""
+
+    def heard_join(self) -> str | None:
+        """Count one ``member_joined``; what is wrong if it is one too many."""
+        self.announced += 1
+        if self.settled or self.announced > self.owed:
+            return f"member_joined number {self.announced}, {self.owed} owed for {self.count} joins"
+        if self.announced == self.owed:
+            self.complete.set_result(None)
+        return None
+
+
+class Joiner(Client):
+    """A client that joins the room (or subscribes to its feed), then hears who joins and leaves."""
+
+    def __init__(self, roster: Roster | None = None) -> None:
+        super().__init__()
+        self.roster = roster or Roster(Contract(), 1)
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.reply: dict[str, Any] = {}
+        """The ``joined`` or ``subscribed`` frame."""
+        self.heard: dict[str, set[str]] = {"member_joined": set(), "member_left": set()}
+
+    def on_text(self, text: str) -> None:
+        self.on_message(text, json.loads(text))
+
+    def on_message(self, text: str, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        roster = self.roster
+        if not self.ready.done():
+            if (problem := roster.contract.check_join(message, ROOM, members=roster.count)) is not None:
+                self.fail(f"unexpected frame {text!r} ({problem})")
+            else:
+                self.reply = message
+                self.ready.set_result(None)
+        elif (
+            kind in self.heard
+            and roster.contract.presence
+            and set(message) == {"type", "room", "sender"}
+            and message["room"] == ROOM
+            and isinstance(message["sender"], str)
+        ):
+            senders = self.heard[kind]
+            if message["sender"] in senders:
+                self.fail(f"{text!r} twice")
+            elif kind == "member_left" and not self.closing:
+                self.fail(f"unexpected frame {text!r} (nobody left)")
+            elif kind == "member_joined" and (problem := roster.heard_join()) is not None:
+                self.fail(f"unexpected frame {text!r} ({problem})")
+            senders.add(message["sender"])
+        else:
+            self.fail(f"unexpected frame {text!r}")
+
+
+J = TypeVar("J", bound=Joiner)
+
+
+async def enter(running: Running, factory: Callable[[Roster], J], count: int) -> list[J]:
+    """Open ``count`` members of the room: ``join`` on ``/ws``, or a stream's ``/ws/rooms/{room}``.
+
+    Returns once every member has its reply and every ``member_joined`` the server owes them.
+    """
+    kind = running.kind
+    roster = Roster(running.contract, count)
+    clients = await connect(
+        lambda: factory(roster), running.url(f"/ws/rooms/{ROOM}" if kind == "stream" else "/ws"), count
+    )
+    if kind in ("duplex", "room"):
+        for client in clients:
+            client.send({"type": "join", "room": ROOM})
+    joined = asyncio.gather(*(client.ready for client in clients))
+    await guarded(clients, joined, lambda: f"{sum(c.ready.done() for c in clients)} of {count} joined")
+    await guarded(clients, roster.complete, lambda: f"{roster.announced} of {roster.owed} member_joined frames")
+    roster.settled = True
+    if roster.contract.presence:
+        # Joins are answered one at a time: each counts the members with itself.
+        counts = sorted(client.reply["members"] for client in clients)
+        if counts != list(range(1, count + 1)):
+            raise BenchError(f"joined counted members {counts}, not 1 to {count}")
+    if roster.contract.resume and len({(client.reply["epoch"], client.reply["seq"]) for client in clients}) != 1:
+        raise BenchError("members joined at different positions of the room, with no message published")
+    return clients
+
+
+class Member(Joiner):
     """A member of the room: checks ``seq`` order and reports each delivery with its latency."""
 
-    def __init__(self, deliveries: Deliveries) -> None:
-        super().__init__()
+    def __init__(self, deliveries: Deliveries, roster: Roster | None = None) -> None:
+        super().__init__(roster)
         self.deliveries = deliveries
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.last_seq = 0
 
     def on_text(self, text: str) -> None:
         at = time.perf_counter_ns()
         message = json.loads(text)
-        kind = message.get("type")
-        if kind == "message" and message.get("room") == ROOM:
+        if message.get("type") == "message" and message.get("room") == ROOM and self.ready.done():
             if message["seq"] <= self.last_seq:
                 self.deliveries.order_violations += 1
                 self.fail(f"seq {message['seq']} after {self.last_seq}")
@@ -257,29 +360,26 @@ class Member(Client):
             index, sent_at = message["text"].split(":")
             if (problem := self.deliveries.received(int(index), int(sent_at), at)) is not None:
                 self.fail(problem)
-        elif kind in ("joined", "subscribed") and message.get("room") == ROOM and not self.ready.done():
-            self.ready.set_result(None)
+        elif self.ready.done():
+            self.on_message(text, message)
         else:
-            self.fail(f"unexpected frame {text!r}")
+            self.on_message(text, message)
+            # Every message of the room from now on follows the position the join reply names.
+            self.last_seq = self.reply.get("seq", 0)
 
 
 async def join(running: Running, deliveries: Deliveries, count: int) -> list[Member]:
-    """Open ``count`` members of the room: ``join`` on ``/ws``, or a stream's ``/ws/rooms/{room}``."""
-    path = f"/ws/rooms/{ROOM}" if running.kind == "stream" else "/ws"
-    members = await connect(lambda: Member(deliveries), running.url(path), count)
-    if running.kind != "stream":
-        for member in members:
-            member.send({"type": "join", "room": ROOM})
-    joined = asyncio.gather(*(member.ready for member in members))
-    await guarded(members, joined, lambda: f"{sum(m.ready.done() for m in members)} of {count} joined")
-    return members
+    """Open ``count`` members of the room, each checking the room's messages against ``deliveries``."""
+    return await enter(running, lambda roster: Member(deliveries, roster), count)
 
 
 class HttpPublisher:
     """``POST /rooms/{room}/messages`` over one keep-alive HTTP/1.1 connection."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, epoch: str | None) -> None:
         self.port = port
+        self.epoch = epoch
+        """The room's epoch its members joined at, which every answer names; None: the answer has none."""
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -298,7 +398,14 @@ class HttpPublisher:
             int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
         )
         answer = json.loads(await self.reader.readexactly(length))
-        if status != b"202" or answer.get("room") != ROOM or not isinstance(answer.get("seq"), int):
+        shape = {"room", "seq"} | (set() if self.epoch is None else {"epoch"})
+        if (
+            status != b"202"
+            or set(answer) != shape
+            or answer["room"] != ROOM
+            or not isinstance(answer["seq"], int)
+            or answer.get("epoch") != self.epoch
+        ):
             raise BenchError(f"POST answered {status.decode()} {answer}")
 
     async def close(self) -> None:
@@ -328,7 +435,7 @@ async def fanout(running: Running, members: int, messages: int, warmup: int, pub
     """
     deliveries = Deliveries(members, record_from=warmup)
     room = await join(running, deliveries, members)
-    http = HttpPublisher(running.port)
+    http = HttpPublisher(running.port, room[0].reply.get("epoch"))
     total = warmup + messages
     cpu = 0.0
     try:
@@ -367,38 +474,17 @@ async def fanout(running: Running, members: int, messages: int, warmup: int, pub
 # Idle memory: what one more joined, silent connection costs.
 
 
-class Idle(Client):
+class Idle(Joiner):
     """A connection that has joined the room (or, on the raw echo, is merely open) and says nothing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def on_text(self, text: str) -> None:
-        message = json.loads(text)
-        if message.get("type") in ("joined", "subscribed") and not self.ready.done():
-            self.ready.set_result(None)
-        else:
-            self.fail(f"unexpected frame {text!r}")
 
 
 async def idle(running: Running, connections: int, warmup: int) -> float:
     """KiB of server RSS per idle joined connection, over ``connections`` of them."""
-    kind = running.kind
-    path = f"/ws/rooms/{ROOM}" if kind == "stream" else "/ws"
 
     async def open_joined(count: int) -> list[Idle]:
-        clients = await connect(Idle, running.url(path), count)
-        if kind in ("duplex", "room"):
-            for client in clients:
-                client.send({"type": "join", "room": ROOM})
-        if kind != "echo":
-            await guarded(
-                clients,
-                asyncio.gather(*(client.ready for client in clients)),
-                lambda: f"{sum(c.ready.done() for c in clients)} of {count} joined",
-            )
-        return clients
+        if running.kind == "echo":
+            return await connect(Idle, running.url("/ws"), count)
+        return await enter(running, Idle, count)
 
     # Warm-up: the first connections pay for imports, caches and allocator arenas.
     await close_all(await open_joined(warmup), running)

@@ -15,7 +15,7 @@ import pytest
 import uvloop
 
 from bench import workloads
-from bench.servers import BenchError, reference, started
+from bench.servers import BenchError, Contract, reference, started
 
 from .harness import ServiceError
 from .renders import ROOT
@@ -87,6 +87,37 @@ def test_a_duplicate_or_early_delivery_is_a_violation() -> None:
         assert deliveries.received(0, 0, 1) is None
         assert arrived.done()
         assert deliveries.received(0, 0, 1) == "message 0 delivered more than once to a member"
+
+    in_own_thread(asyncio.run, check())
+
+
+def test_a_join_reply_is_checked_against_the_contract_of_its_server() -> None:
+    joined = {"type": "joined", "room": "bench", "members": 2, "epoch": "e1", "seq": 0}
+    current, old = Contract(resume=True, presence=True), Contract()
+    assert current.check_join(joined, "bench", members=2) is None
+    assert old.check_join({"type": "joined", "room": "bench", "members": 1}, "bench", members=2) is None
+    for wrong in (
+        {"type": "joined", "room": "bench", "members": 1},  # no position: the contract before resume
+        {**joined, "recovered": True},  # a plain join never says recovered
+        {**joined, "epoch": ""},
+        {**joined, "seq": -1},
+        {**joined, "members": 3},
+        {**joined, "room": "other"},
+        {"type": "member_joined", "room": "bench", "sender": "x"},
+    ):
+        assert current.check_join(wrong, "bench", members=2) is not None, wrong
+    assert (
+        current.check_join({"type": "subscribed", "room": "bench", "epoch": "e1", "seq": 4}, "bench", members=1) is None
+    )
+
+
+def test_one_member_joined_too_many_is_a_violation() -> None:
+    async def check() -> None:
+        roster = workloads.Roster(Contract(presence=True), 3)  # the second joiner to the first, the third to both
+        assert roster.owed == 3
+        assert [roster.heard_join() for _ in range(3)] == [None, None, None]
+        assert roster.complete.done()
+        assert roster.heard_join() == "member_joined number 4, 3 owed for 3 joins"
 
     in_own_thread(asyncio.run, check())
 
