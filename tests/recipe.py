@@ -75,7 +75,7 @@ def _apply_duplex(project: Path, package: Path, code: list[tuple[str, str]]) -> 
     assert [lang for lang, _ in code] == ["python"] * 6 + ["sh"], code
     models, unions, handler_imports, cases, test_imports, tests, shell = (text for _, text in code)
     insert_above(package / "models.py", "ClientMessage = ", models)
-    for statement in re.split(r"\n(?=\S)", unions.rstrip("\n")):
+    for statement in re.split(r"\n(?=\w)", unions.rstrip("\n")):  # a statement starts with a name
         replace_line(package / "models.py", statement + "\n")
     add_import(package / "handlers.py", handler_imports)
     insert_above(package / "handlers.py", "        case _:", cases.rstrip("\n"))

@@ -235,6 +235,9 @@ class Renders:
         if variant in self._checked:
             return project
         manifest = self.folder / f"{variant.id}.manifest"
+        # Another run (other template state) prunes all but the sets used last: mark this one used.
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.utime(self.folder)
         with (self.folder / f"{variant.id}.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed
             if not (project.is_dir() and manifest.is_file() and manifest.read_text() == _manifest(project)):

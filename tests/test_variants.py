@@ -41,8 +41,8 @@ generated pyproject (93) is shown to hold (94-96% for the duplex styles, 95% for
 the quick profile). One only: coverage makes a suite much slower, and its timing-sensitive
 server tests flakier on a loaded machine."""
 
-SUMMARY = re.compile(r"^\d+ passed in [\d.]+s( \([\d:]+\))?$", re.MULTILINE)
-"""pytest's last line when every test passed and none was skipped."""
+SUMMARY = re.compile(r"^(=+ )?\d+ passed in [\d.]+s( \([\d:]+\))?( =+)?$", re.MULTILINE)
+"""pytest's last line when every test passed and none was skipped (framed by ``=`` without ``-q``)."""
 
 
 def test_ruff_check(project: Path) -> None:
