@@ -24,6 +24,10 @@ COMMON = {
     "Dockerfile",
     "README.md",
     "compose.yaml",
+    "docs/contract.md",
+    "docs/deploy.md",
+    "docs/layout.md",
+    "docs/settings.md",
     "pyproject.toml",
     f"{SRC}/__init__.py",
     f"{SRC}/__main__.py",
@@ -96,8 +100,8 @@ ONLY_DUPLEX = {
     "tests/test_ratelimit.py",
 }
 """Files of every style but ``stream``."""
-ONLY_TOKEN_AUTH = {f"{SRC}/auth.py", "tests/test_auth.py"}
-ONLY_REDIS = {f"{SRC}/redis_broker.py", "tests/redis_server.py", "tests/test_redis_broker.py"}
+ONLY_TOKEN_AUTH = {"docs/auth.md", f"{SRC}/auth.py", "tests/test_auth.py"}
+ONLY_REDIS = {"docs/redis.md", f"{SRC}/redis_broker.py", "tests/redis_server.py", "tests/test_redis_broker.py"}
 ONLY_DUPLEX_REDIS = {f"{SRC}/redis_presence.py"}
 """Presence kept in Redis: the duplex styles' members on every process (stream subscribers are counted
 in ``/health`` only)."""
@@ -115,15 +119,27 @@ ONLY_DEMO_PAGE = {
 ALWAYS_DIFFERENT = {".copier-answers.yml", "README.md"}
 """Files two renders with different answers never share: the answers, and the README that states them."""
 
-TRANSPORT_MODE_REWRITES = ALWAYS_DIFFERENT | {f"{SRC}/codec.py", f"{SRC}/static/page.js"}
-"""What ``transport_mode`` rewrites in a duplex render with the demo page: everything the frame kind
-decides (payload type, byte counting, frame rules) is in codec.py; the page sends that kind."""
+LAYOUT_DOC = "docs/layout.md"
+"""The generated module table and design notes: they name the style's endpoint, the auth and broker
+modules and the demo page, so every answer but ``transport_mode`` rewrites it."""
+CONTRACT_DOC = "docs/contract.md"
+"""The whole wire contract: every answer but a switch between duplex styles rewrites it (the frame
+kind, the messages, the auth close, the broker's guarantees)."""
+VARIANT_DOCS = {CONTRACT_DOC, "docs/deploy.md", LAYOUT_DOC, "docs/settings.md"}
+"""The generated docs that ``auth``, ``broker`` and a switch to or from ``stream`` rewrite: the
+contract, the settings table, the metrics and the load test, the module table."""
 
-WRITER_TASK_STYLE_REWRITES = ALWAYS_DIFFERENT | {f"{SRC}/router.py"}
+TRANSPORT_MODE_REWRITES = ALWAYS_DIFFERENT | {CONTRACT_DOC, f"{SRC}/codec.py", f"{SRC}/static/page.js"}
+"""What ``transport_mode`` rewrites in a duplex render with the demo page: everything the frame kind
+decides (payload type, byte counting, frame rules) is in codec.py; the page sends that kind; the
+contract names the kind."""
+
+WRITER_TASK_STYLE_REWRITES = ALWAYS_DIFFERENT | {LAYOUT_DOC, f"{SRC}/router.py"}
 """What switching between ``low_level`` and another style with a writer task (``listener``,
-``class_based``) rewrites."""
+``class_based``) rewrites (and the design note on the listener's ``data``)."""
 
 COMBINED_STYLE_REWRITES = ALWAYS_DIFFERENT | {
+    LAYOUT_DOC,
     f"{SRC}/connection.py",
     f"{SRC}/outbox.py",
     f"{SRC}/router.py",
@@ -134,6 +150,7 @@ COMBINED_STYLE_REWRITES = ALWAYS_DIFFERENT | {
 (``send_websocket_stream``) instead of starting a writer task."""
 
 STREAM_STYLE_REWRITES = ALWAYS_DIFFERENT | {
+    *VARIANT_DOCS,
     f"{SRC}/app.py",
     f"{SRC}/asyncapi/__init__.py",
     f"{SRC}/broker.py",
@@ -180,6 +197,8 @@ STREAM_STYLE_REWRITES = ALWAYS_DIFFERENT | {
 """What switching between ``low_level`` and ``stream`` rewrites (or adds, or deletes)."""
 
 TOKEN_AUTH_REWRITES = ALWAYS_DIFFERENT | {
+    *VARIANT_DOCS,
+    "docs/auth.md",
     f"{SRC}/auth.py",
     f"{SRC}/app.py",
     f"{SRC}/asyncapi/__init__.py",
@@ -205,6 +224,8 @@ TOKEN_AUTH_REWRITES_DUPLEX = {"tests/test_asyncapi.py", "tests/test_presence.py"
 auth)."""
 
 REDIS_REWRITES = ALWAYS_DIFFERENT | {
+    *VARIANT_DOCS,
+    "docs/redis.md",
     ".github/workflows/ci.yml",
     "compose.yaml",
     "pyproject.toml",

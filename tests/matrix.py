@@ -230,5 +230,5 @@ style's endpoint drives); the other answers at their defaults."""
 IMAGE_DUPLEX = Variant(broker="redis")
 """Tier 3, tests/test_containers.py: a duplex image with Redis (two replicas share one)."""
 IMAGE_STREAM = Variant(interface_style="stream")
-"""The stream style's image; the README's deploy commands build and run this render too, so
-podman's layer cache serves that build whole."""
+"""The stream style's image; the deploy commands of its docs/deploy.md build and run this render
+too, so podman's layer cache serves that build whole."""

@@ -8,7 +8,7 @@ tests/podman.py, through ``BASE_IMAGE``) and started with ``--network host`` on 
 ``HOST=127.0.0.1`` so they listen on loopback only. A client from the host gets its answers and
 ``/health`` 200; ``podman stop`` closes every client with 1012 and the container exits by itself
 well within the stop timeout; two containers of the Redis variant deliver one room across
-replicas in ``seq`` order. The generated README's deploy commands build the stream variant's
+replicas in ``seq`` order. The generated docs/deploy.md's deploy commands build the stream variant's
 render again: podman's layer cache serves that build whole.
 
 All image tests share one xdist group: builds run one at a time and each image is built once per
@@ -313,7 +313,7 @@ def test_two_replicas_behind_one_redis_deliver_a_room_in_seq_order(
 
 
 DOCKER_SHIM = """#!/bin/sh
-# `docker` as the README's commands call it, run by podman as tests/podman.py runs it here.
+# `docker` as docs/deploy.md's commands call it, run by podman as tests/podman.py runs it here.
 if [ "$1" = build ]; then
     shift
     exec podman --runtime runc build --network host --format docker --volume {ca}:{ca}:ro \\
@@ -323,26 +323,26 @@ exec podman --runtime runc "$@"
 """
 
 
-def readme_block(readme: str, heading: str) -> str:
-    """The first ``sh`` code block after ``heading`` in ``readme``."""
-    after = readme[readme.index(heading) :]
+def sh_block(page: str, heading: str) -> str:
+    """The first ``sh`` code block after ``heading`` in ``page``."""
+    after = page[page.index(heading) :]
     block = re.search(r"```sh\n(.*?)```", after, re.DOTALL)
     assert block, f"no sh block after {heading!r}"
     return block.group(1)
 
 
 @images
-def test_readme_deploy_commands_build_run_check_and_stop_the_container(
+def test_documented_deploy_commands_build_run_check_and_stop_the_container(
     locked: Callable[[Variant], Path], base_image: str, tmp_path: Path
 ) -> None:
-    """The commands of the generated README's "Deploy" section, as written, with docker meaning podman.
+    """The commands of the generated docs/deploy.md's "A container" section, as written, with docker meaning podman.
 
     On the stream variant's locked render, which its image test builds too: the same build context.
     """
     project = locked(IMAGE_STREAM)
-    commands = readme_block((project / "README.md").read_text(), "### A container")
+    commands = sh_block((project / "docs" / "deploy.md").read_text(), "## A container")
     assert commands.splitlines()[0] == "docker build -t rooms-service ."
-    with socket.socket() as probe:  # the README's port; the commands bind it on loopback only
+    with socket.socket() as probe:  # the documented port; the commands bind it on loopback only
         probe.bind(("127.0.0.1", 8000))
     shim = tmp_path / "bin" / "docker"
     shim.parent.mkdir()

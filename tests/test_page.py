@@ -371,8 +371,8 @@ def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(
     assert not [url for url in socket_urls if "wrong" in url or "token" in url]
 
 
-README_SUBPROTOCOL_SNIPPET = re.compile(r"```js\n(?P<code>[^`]*base64url\.bearer\.[^`]*)```")
-"""The render's README snippet that opens a socket with the token in ``Sec-WebSocket-Protocol``."""
+AUTH_DOC_SUBPROTOCOL_SNIPPET = re.compile(r"```js\n(?P<code>[^`]*base64url\.bearer\.[^`]*)```")
+"""The render's docs/auth.md snippet that opens a socket with the token in ``Sec-WebSocket-Protocol``."""
 
 TOKEN_BY_SUBPROTOCOL = """async ({ token, mode, ping, timeoutMs }) => {
     %(snippet)s
@@ -397,13 +397,13 @@ TOKEN_BY_SUBPROTOCOL = """async ({ token, mode, ping, timeoutMs }) => {
         };
     });
 }"""
-"""Page script: the README's snippet, then one ping (duplex styles); resolves with what the page saw by the close."""
+"""Page script: docs/auth.md's snippet, then one ping (duplex styles); resolves with what the page saw by the close."""
 
 
-def open_with_token_subprotocol(page: Page, service: Service, readme: str, token: str, style: str, mode: str) -> object:
-    """Run the README's ``Sec-WebSocket-Protocol`` snippet as written in ``page``, against ``service``."""
-    match = README_SUBPROTOCOL_SNIPPET.search(readme)
-    assert match, "the README shows no snippet offering base64url.bearer.<token>"
+def open_with_token_subprotocol(page: Page, service: Service, doc: str, token: str, style: str, mode: str) -> object:
+    """Run docs/auth.md's ``Sec-WebSocket-Protocol`` snippet as written in ``page``, against ``service``."""
+    match = AUTH_DOC_SUBPROTOCOL_SNIPPET.search(doc)
+    assert match, "docs/auth.md shows no snippet offering base64url.bearer.<token>"
     snippet = match["code"].replace("ws://HOST", f"ws://127.0.0.1:{service.port}")
     assert snippet != match["code"], "the snippet connects to ws://HOST"
     script = TOKEN_BY_SUBPROTOCOL % {"snippet": snippet.strip().replace("\n", "\n    ")}
@@ -412,7 +412,7 @@ def open_with_token_subprotocol(page: Page, service: Service, readme: str, token
 
 @pytest.mark.tier3
 @pytest.mark.variants(TOKEN_BROWSER)
-def test_a_page_sends_its_token_as_a_subprotocol_as_the_readme_shows(
+def test_a_page_sends_its_token_as_a_subprotocol_as_the_docs_show(
     services: Callable[[Variant], Service], pages: Pages, variant: Variant, project: Path
 ) -> None:
     """A browser cannot set headers on a WebSocket: it offers ``rooms`` and ``base64url.bearer.<token>``.
@@ -422,7 +422,7 @@ def test_a_page_sends_its_token_as_a_subprotocol_as_the_readme_shows(
     before any other frame.
     """
     service, style, mode = services(variant), variant.interface_style, variant.transport_mode
-    readme = (project / "README.md").read_text()
+    auth_doc = (project / "docs" / "auth.md").read_text()
     page = pages.open(service.base + "/")
     first: dict[str, object] = {"type": "pong", "id": "browser"}
     if style == "stream":
@@ -436,14 +436,14 @@ def test_a_page_sends_its_token_as_a_subprotocol_as_the_readme_shows(
         body = posted.json()
         assert (posted.status_code, sorted(body), body["room"]) == (202, ["epoch", "room", "seq"], "lobby"), body
         first = {"type": "subscribed", "room": "lobby", "epoch": body["epoch"], "seq": body["seq"]}
-    assert open_with_token_subprotocol(page, service, readme, TOKEN, style, mode) == {
+    assert open_with_token_subprotocol(page, service, auth_doc, TOKEN, style, mode) == {
         "opened": True,
         "protocol": "rooms",
         "frames": [{"kind": mode, "message": first}],
         "code": 1000,
         "reason": "",
     }
-    assert open_with_token_subprotocol(page, service, readme, "wrong", style, mode) == {
+    assert open_with_token_subprotocol(page, service, auth_doc, "wrong", style, mode) == {
         "opened": True,
         "protocol": "rooms",
         "frames": [],
