@@ -46,10 +46,11 @@ CONFLICT = re.compile(r"^<<<<<<< before updating$.*^=======$.*^>>>>>>> after upd
 
 variant_params = [
     pytest.param(style, mode, id=f"{style}-{mode}", marks=pytest.mark.xdist_group(f"update-{style}-{mode}"))
-    for style in STYLES
-    for mode in MODES
+    for style, mode in zip(STYLES, MODES * len(STYLES), strict=False)
 ]
-"""One xdist group per variant (so its cached renders are reused), apart from test_variants' groups."""
+"""Every style, the modes taking turns: what a mode rewrites (the codec and a few files, which the
+side-by-side tests name) an update merges like any other file, and both modes are here. One
+xdist group per variant (so its cached renders are reused), apart from test_variants' groups."""
 
 SWITCHES = [
     pytest.param(
