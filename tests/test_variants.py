@@ -35,11 +35,15 @@ RECIPE_FOLLOWERS = [next(variant for variant in COVERING if variant.interface_st
 
 SUITE_ONLY = [variant for variant in COVERING if variant not in RECIPE_FOLLOWERS]
 
-COVERAGE_GATE = next(variant for variant in SUITE_ONLY if not variant.duplex)
-"""The variant whose own suite runs with ``--cov``, as its CI runs it, so that ``fail_under`` in the
-generated pyproject (93) is shown to hold (94-96% for the duplex styles, 95% for stream, with
-the quick profile). One only: coverage makes a suite much slower, and its timing-sensitive
-server tests flakier on a loaded machine."""
+COVERAGE_GATES = (
+    next(variant for variant in SUITE_ONLY if not variant.redis),
+    next(variant for variant in SUITE_ONLY if variant.redis),
+)
+"""The variants whose own suites run with ``--cov``, as their CI runs it, so that ``fail_under`` in
+the generated pyproject is shown to hold: 93 for a memory render, 90 for a Redis one (whose
+outage branches the suite cannot always steer; 91.6% for stream with Redis, with the quick
+profile). Two only: coverage makes a suite much slower, and its timing-sensitive server tests
+flakier on a loaded machine."""
 
 SUMMARY = re.compile(r"^(=+ )?\d+ passed in [\d.]+s( \([\d:]+\))?( =+)?$", re.MULTILINE)
 """pytest's last line when every test passed and none was skipped (framed by ``=`` without ``-q``)."""
@@ -61,8 +65,8 @@ def test_mypy_strict(typecheck: Callable[[str], Typecheck], variant: Variant, pr
 
 @pytest.mark.variants(SUITE_ONLY)
 def test_own_suite_passes(variant: Variant, project: Path, tmp_path: Path) -> None:
-    """The whole suite, without a skip; for :data:`COVERAGE_GATE` with ``--cov`` and its gate."""
-    gated = variant == COVERAGE_GATE
+    """The whole suite, without a skip; for :data:`COVERAGE_GATES` with ``--cov`` and its gate."""
+    gated = variant in COVERAGE_GATES
     result = run_own_suite(working_copy(project, tmp_path), *(["--cov"] if gated else []))
     assert SUMMARY.search(result.stdout.strip().splitlines()[-1]), result.stdout
     if gated:
