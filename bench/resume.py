@@ -16,7 +16,9 @@ to the spec's baseline medians of per-round ratios with min..max, as ``python -m
 - storm: the members of a room drop at once (no close frame), messages are published meanwhile,
   and they all reconnect at once joining with ``since``/``epoch`` while messages go on being
   published: time until each has every message it missed, what was replayed, server CPU; history
-  on against off (where the join says ``recovered:false`` and nothing is replayed).
+  on against off (where the join says ``recovered:false`` and nothing is replayed). Once with
+  presence events on (the comeback of n members then costs n(n-1)/2 ``member_joined`` frames),
+  once with them off.
 
 Every client checks what it measures and the run fails (exit 1) on the first violation: a join
 reply with the wrong fields, a presence frame missing, doubled or unexpected, a room message out of
