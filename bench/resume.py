@@ -525,7 +525,8 @@ async def storm(running: Running, clients: int, missed: int, live: int) -> Storm
             assert member.transport is not None
             member.transport.disconnect()
         await asyncio.gather(*(member.transport.wait_disconnected() for member in members if member.transport))
-        await asyncio.to_thread(running.wait_idle)
+        # The server notices the drops one by one (and, with presence events, owes member_left to the rest).
+        await asyncio.to_thread(running.wait_idle, workloads.TIMEOUT_S)
         await publish(missed)
 
         comeback = Comeback(resume=resume, epoch=epoch, clients=clients)
@@ -702,7 +703,10 @@ def interleaved(rounds: int, chosen: list[Spec], server_cores: set[int] | None) 
             lineup = [spec.baseline, *spec.servers]
             shift = round_index % len(lineup)
             for server in lineup[shift:] + lineup[:shift]:
-                yield spec, server, run_once(server, spec.measure, server_cores)
+                figures = run_once(server, spec.measure, server_cores)
+                shown = ", ".join(f"{name} {value:.1f}" for name, value in figures.items())
+                print(f"  {spec.name.split(':')[0]}, {server.name}: {shown}", flush=True)
+                yield spec, server, figures
         print(f"round {round_index + 1}/{rounds} done ({time.monotonic() - started_at:.0f} s)", flush=True)
 
 
