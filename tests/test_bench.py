@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
+import json
 import re
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+from unittest import mock
 
 import pytest
 import uvloop
 
-from bench import workloads
-from bench.servers import BenchError, Contract, reference, started
+from bench import resume, workloads
+from bench.servers import BenchError, Contract, reference, started, variant
 
 from .harness import ServiceError
-from .renders import ROOT
+from .matrix import Variant
+from .renders import ROOT, Renders
 
 pytestmark = pytest.mark.tier3
 
@@ -130,3 +134,29 @@ def test_health_not_back_to_zero_fails_the_run() -> None:
 
     with started(reference("echo"), None) as running, pytest.raises(ServiceError, match="/health still reports"):
         in_own_thread(uvloop.run, workloads.cleanly(leave_one_open(running)))
+
+
+@pytest.mark.xdist_group("bench")
+@pytest.mark.parametrize("lose_one", [False, True], ids=["resumes", "a-lost-message-fails"])
+def test_the_reconnect_storm_resumes_every_member_without_a_gap(lose_one: bool) -> None:
+    # bench.resume's storm: 20 members drop, 5 messages, they come back with since/epoch amid 3 more.
+    # Dropping one replayed message at one client must fail the run: the bench checks what it measures.
+    class Lossy(resume.Rejoiner):
+        lost = False
+
+        def on_text(self, text: str) -> None:
+            if not Lossy.lost and json.loads(text).get("seq") == self.since + 2:
+                Lossy.lost = True
+                return
+            super().on_text(text)
+
+    project = Renders()(Variant(interface_style="low_level"))
+    server = variant(project, "low_level", "history-on")
+    with started(server, None) as running, contextlib.ExitStack() as stack:
+        if lose_one:
+            stack.enter_context(mock.patch.object(resume, "Rejoiner", Lossy))
+            stack.enter_context(pytest.raises(BenchError, match="missing or doubled"))
+        figures = in_own_thread(uvloop.run, workloads.cleanly(resume.storm(running, 20, 5, 3)))
+        assert figures.gaps == 0
+        assert figures.replayed >= 20 * 5
+        assert figures.presence_frames == 20 * 19 // 2
