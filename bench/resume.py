@@ -733,7 +733,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{rounds} round(s)"
     )
     with tempfile.TemporaryDirectory(prefix="bench-resume-") as workdir:
-        on = variant(render(Path(workdir) / STYLE, STYLE, "HEAD"), STYLE, "history-on")
+        # uvicorn counts a closing WebSocket against the HTTP limit until its teardown: over 1,000
+        # closing at once, /health would answer 503 while the run waits for the server to settle.
+        project = render(Path(workdir) / STYLE, STYLE, "HEAD")
+        on = with_env(variant(project, STYLE, "history-on"), "history-on", WS_MAX_HTTP_CONNECTIONS="5000")
         if not (on.contract.resume and on.contract.presence):
             print(f"BENCHMARK FAILED: the {STYLE} render has no history.py or presence.py", file=sys.stderr)
             return 1
