@@ -104,6 +104,8 @@ STORM_RATE_PER_S = 50.0
 """Messages per second published while the storm's members come back (the junction of replay and live)."""
 WARM_ROOMS = 10
 """Rooms filled before the memory spec reads the RSS it starts from (imports, caches, allocator arenas)."""
+IDLE_S = 2.0
+"""Seconds after which a keep-alive connection is reopened rather than reused (the server closes at 5)."""
 HTTP_CONNECTIONS = 4
 """Keep-alive connections filling the memory spec's rooms: ``WS_POST_CONCURRENCY``'s default."""
 
@@ -118,10 +120,14 @@ class Http:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.used_at = 0.0
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self.writer is not None and time.monotonic() - self.used_at > IDLE_S:
+            await self.close()  # the server may be closing it (keep-alive timeout): never send on it
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.used_at = time.monotonic()
         assert self.reader is not None
         head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Length: {len(body)}\r\n"
         if body:
@@ -152,6 +158,7 @@ class Http:
         if self.writer is not None:
             self.writer.close()
             await self.writer.wait_closed()
+            self.reader = self.writer = None
 
 
 def metric(exposition: bytes, name: str) -> float:
